@@ -1,0 +1,62 @@
+/**
+ * `npm run bench [-- case…]`: runs every benchmark case on the local stack (brought up if it
+ * is down, and taken down again afterwards) and prints one table. Each pipeline stage adds its
+ * case under bench/cases and lists it here.
+ */
+import { describeError } from '../core/errors.ts';
+import { configureLogging, createLogger } from '../core/log.ts';
+import { loadConfig } from '../core/settings.ts';
+import { renderTable } from '../core/table.ts';
+import { Stack } from '../stack/stack.ts';
+import { clickhouseBaseline } from './cases/clickhouse-baseline.ts';
+import { kafkaBaseline } from './cases/kafka-baseline.ts';
+import type { BenchCase, BenchRow } from './types.ts';
+
+const cases: BenchCase[] = [kafkaBaseline, clickhouseBaseline];
+
+const config = loadConfig();
+configureLogging({
+  level: config.log.level === 'info' ? 'warn' : config.log.level,
+  format: config.log.format,
+});
+const stack = new Stack(config, createLogger('bench'));
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((name) => !cases.some((c) => c.name === name));
+if (unknown.length) {
+  console.error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${cases.map((c) => c.name).join(', ')}`);
+  process.exit(2);
+}
+
+const startedHere = (await stack.status()).filter((s) => s.state === 'stopped').map((s) => s.name);
+await stack.up();
+const rows: BenchRow[] = [];
+let failed = false;
+try {
+  for (const bench of cases.filter((c) => wanted.length === 0 || wanted.includes(c.name))) {
+    try {
+      rows.push(...(await bench.run(config)));
+    } catch (error) {
+      failed = true;
+      console.error(`benchmark ${bench.name} failed: ${describeError(error)}`);
+    }
+  }
+} finally {
+  if (startedHere.length) await stack.down(startedHere);
+}
+
+console.log(
+  renderTable(
+    ['BENCHMARK', 'RECORDS', 'SECONDS', 'RECORDS/S', 'NOTE'],
+    rows.map((r) => [
+      r.benchmark,
+      r.records,
+      r.seconds.toFixed(2),
+      Math.round(r.records / r.seconds).toLocaleString('en-US'),
+      r.note ?? '',
+    ]),
+  ),
+);
+console.log(
+  `\nmachine: ${(await import('node:os')).availableParallelism()} cores, Node ${process.version}; one run, not an average.`,
+);
+process.exitCode = failed ? 1 : 0;

@@ -1,0 +1,64 @@
+/**
+ * The one place that builds kafkajs clients: brokers and client id from the configuration,
+ * kafkajs's own log lines routed into chatstream's structured logger.
+ */
+import {
+  Kafka,
+  type KafkaConfig,
+  logLevel as KafkaLogLevel,
+  type LogEntry,
+  Partitioners,
+  type Producer,
+  type ProducerConfig,
+} from 'kafkajs';
+import { createLogger } from '../core/log.ts';
+import type { Config } from '../core/settings.ts';
+
+const log = createLogger('kafkajs');
+
+// kafkajs 2.2.4 arms a timer with a negative delay on Node >= 23, which Node reports as a
+// TimeoutNegativeWarning on every client; it is harmless (Node uses 1 ms). Hide only that one.
+const defaultWarningListeners = process.listeners('warning');
+process.removeAllListeners('warning');
+process.on('warning', (warning) => {
+  if (warning.name === 'TimeoutNegativeWarning') return;
+  for (const listener of defaultWarningListeners) listener(warning);
+});
+
+function logCreator() {
+  return ({ level, log: entry }: LogEntry) => {
+    const { message, timestamp: _t, logger: _l, ...fields } = entry;
+    // kafkajs logs each error *response* (e.g. "coordinator is loading") before retrying it;
+    // a failure that outlasts the retries reaches the caller as an exception.
+    if (message.startsWith('Response ')) log.debug(message, fields);
+    else if (level <= KafkaLogLevel.ERROR) log.error(message, fields);
+    else if (level === KafkaLogLevel.WARN) log.warn(message, fields);
+    else log.debug(message, fields);
+  };
+}
+
+export interface ClientOptions {
+  /** Appended to the configured client id, e.g. "stack-check". */
+  role?: string;
+  /** kafkajs's own logging; NOTHING for probes that expect failures. */
+  quiet?: boolean;
+  overrides?: Partial<KafkaConfig>;
+}
+
+export function createKafka(config: Config, options: ClientOptions = {}): Kafka {
+  return new Kafka({
+    clientId: options.role ? `${config.kafka.clientId}-${options.role}` : config.kafka.clientId,
+    brokers: config.kafka.brokers,
+    logLevel: options.quiet ? KafkaLogLevel.NOTHING : KafkaLogLevel.WARN,
+    logCreator,
+    ...options.overrides,
+  });
+}
+
+/**
+ * A producer that partitions like Confluent's Java clients (murmur2 of the key), so a key
+ * lands in the same partition whichever client wrote it.
+ */
+export function createProducer(kafka: Kafka, config: ProducerConfig = {}): Producer {
+  return kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, ...config });
+}

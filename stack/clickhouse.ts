@@ -1,0 +1,249 @@
+/**
+ * ClickHouse for the local stack: whatever server binary the machine has (a `clickhouse`
+ * multi-tool or Debian's `clickhouse-server`, installed with apt-get when missing and we are
+ * root on Debian), run with the project's own config: loopback only, data and logs under
+ * the stack folder.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigError, MissingDependencyError, ServiceError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import type { Config } from '../core/settings.ts';
+import { isRunning, readPidFile, startDetached, tail, which } from './process.ts';
+import type { PortClaim, Service, ServiceStatus } from './service.ts';
+
+const NAME = 'clickhouse';
+/** Debian installs the server outside a non-root PATH. */
+const DEBIAN_SERVER = '/usr/sbin/clickhouse-server';
+
+const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** The server config (the `<yandex>` root is read by 18.16 and by current releases). Pure. */
+export function serverConfig(opts: {
+  dir: string;
+  logDir: string;
+  httpPort: number;
+  tcpPort: number;
+}): string {
+  const d = xmlEscape(opts.dir);
+  const l = xmlEscape(opts.logDir);
+  return `<?xml version="1.0"?>
+<!-- Written by \`chatstream stack up\`; edits are overwritten. -->
+<yandex>
+  <logger>
+    <level>information</level>
+    <log>${l}/clickhouse-server.log</log>
+    <errorlog>${l}/clickhouse-server.err.log</errorlog>
+    <size>100M</size>
+    <count>3</count>
+  </logger>
+  <listen_host>127.0.0.1</listen_host>
+  <http_port>${opts.httpPort}</http_port>
+  <tcp_port>${opts.tcpPort}</tcp_port>
+  <path>${d}/data/</path>
+  <tmp_path>${d}/tmp/</tmp_path>
+  <user_files_path>${d}/user_files/</user_files_path>
+  <format_schema_path>${d}/format_schemas/</format_schema_path>
+  <users_config>users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <timezone>UTC</timezone>
+  <mark_cache_size>268435456</mark_cache_size>
+  <uncompressed_cache_size>268435456</uncompressed_cache_size>
+  <max_concurrent_queries>100</max_concurrent_queries>
+  <mlock_executable>false</mlock_executable>
+</yandex>
+`;
+}
+
+export function usersConfig(password: string): string {
+  return `<?xml version="1.0"?>
+<yandex>
+  <profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
+  <users>
+    <default>
+      <password>${xmlEscape(password)}</password>
+      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+      <profile>default</profile>
+      <quota>default</quota>
+    </default>
+  </users>
+  <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
+    <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
+</yandex>
+`;
+}
+
+interface Binary {
+  command: string;
+  /** Arguments before --config-file (`server` for the multi-tool binary). */
+  args: string[];
+}
+
+export class ClickHouseService implements Service {
+  readonly name = NAME;
+  readonly endpoint: string;
+  readonly logFile: string;
+  readonly pidFile: string;
+  private readonly dir: string;
+  private readonly errorLog: string;
+  private readonly configFile: string;
+
+  private readonly config: Config;
+
+  constructor(config: Config) {
+    this.config = config;
+    const home = config.stack.home;
+    this.dir = join(home, 'clickhouse');
+    this.configFile = join(this.dir, 'config.xml');
+    this.logFile = join(home, 'logs', 'clickhouse-server.log');
+    this.errorLog = join(home, 'logs', 'clickhouse-server.err.log');
+    this.pidFile = join(home, 'run', 'clickhouse.pid');
+    this.endpoint = `http://127.0.0.1:${config.clickhouse.httpPort}`;
+  }
+
+  ports(): PortClaim[] {
+    return [
+      { port: this.config.clickhouse.httpPort, setting: 'CHATSTREAM_CLICKHOUSE_HTTP_PORT' },
+      { port: this.config.clickhouse.tcpPort, setting: 'CHATSTREAM_CLICKHOUSE_TCP_PORT' },
+    ];
+  }
+
+  private findBinary(): Binary | undefined {
+    const configured = this.config.clickhouse.bin;
+    if (configured) {
+      if (!which(configured))
+        throw new ConfigError('CHATSTREAM_CLICKHOUSE_BIN', `no such program: ${configured}`);
+      return basename(configured) === 'clickhouse'
+        ? { command: configured, args: ['server'] }
+        : { command: configured, args: [] };
+    }
+    const multi = which('clickhouse');
+    if (multi) return { command: multi, args: ['server'] };
+    const server = which('clickhouse-server') ?? (existsSync(DEBIAN_SERVER) ? DEBIAN_SERVER : undefined);
+    return server ? { command: server, args: [] } : undefined;
+  }
+
+  private install(log: Logger): void {
+    const canInstall = process.getuid?.() === 0 && existsSync('/etc/debian_version') && which('apt-get');
+    if (!canInstall) {
+      throw new MissingDependencyError(
+        'clickhouse',
+        'ClickHouse is not installed: no `clickhouse` or `clickhouse-server` was found.',
+        'install it (Debian: sudo apt-get install clickhouse-server) or set CHATSTREAM_CLICKHOUSE_BIN',
+      );
+    }
+    log.info('installing clickhouse-server with apt-get (first run only)');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const install = () =>
+      spawnSync(
+        'apt-get',
+        ['install', '-y', '--no-install-recommends', 'clickhouse-server', 'clickhouse-client'],
+        {
+          env,
+          encoding: 'utf8',
+        },
+      );
+    let run = install();
+    if (run.status !== 0) {
+      spawnSync('apt-get', ['update'], { env, stdio: 'ignore' });
+      run = install();
+    }
+    if (run.status !== 0) {
+      throw new MissingDependencyError(
+        'clickhouse',
+        'apt-get could not install clickhouse-server.',
+        `${run.stdout}${run.stderr}`.trim().split('\n').slice(-8).join('\n'),
+      );
+    }
+  }
+
+  private binary(log: Logger): Binary {
+    let found = this.findBinary();
+    if (!found) {
+      this.install(log);
+      found = this.findBinary();
+    }
+    if (!found)
+      throw new MissingDependencyError(
+        'clickhouse',
+        'ClickHouse is still missing after apt-get install.',
+        'see apt-get output',
+      );
+    return found;
+  }
+
+  async prepare(log: Logger): Promise<void> {
+    this.binary(log);
+    for (const sub of ['tmp', 'user_files', 'format_schemas'])
+      mkdirSync(join(this.dir, sub), { recursive: true });
+    mkdirSync(join(this.config.stack.home, 'logs'), { recursive: true });
+    const { httpPort, tcpPort, password } = this.config.clickhouse;
+    const logDir = join(this.config.stack.home, 'logs');
+    writeFileSync(this.configFile, serverConfig({ dir: this.dir, logDir, httpPort, tcpPort }));
+    writeFileSync(join(this.dir, 'users.xml'), usersConfig(password));
+  }
+
+  async start(log: Logger): Promise<void> {
+    const { command, args } = this.binary(log);
+    startDetached({
+      command,
+      args: [...args, `--config-file=${this.configFile}`],
+      logFile: join(this.config.stack.home, 'logs', 'clickhouse.stdout.log'),
+      pidFile: this.pidFile,
+      marker: this.configFile,
+      cwd: this.dir,
+    });
+  }
+
+  /** Runs a query over HTTP on the local server; used only for readiness and status. */
+  private async query(sql: string, timeoutMs: number): Promise<string> {
+    const { user, password } = this.config.clickhouse;
+    const response = await fetch(`${this.endpoint}/?query=${encodeURIComponent(sql)}`, {
+      headers: { 'X-ClickHouse-User': user, 'X-ClickHouse-Key': password },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const body = (await response.text()).trim();
+    if (!response.ok) throw new Error(`HTTP ${response.status}: ${body.slice(0, 300)}`);
+    return body;
+  }
+
+  async waitReady(deadline: number): Promise<void> {
+    let last: unknown;
+    while (Date.now() < deadline) {
+      if (!isRunning(readPidFile(this.pidFile))) {
+        throw new ServiceError(NAME, 'the server exited during start-up', {
+          code: 'SERVICE_EXITED',
+          logFile: this.errorLog,
+          hint: `see ${this.errorLog}; its last lines:\n${tail(this.errorLog, 8) || tail(join(this.config.stack.home, 'logs', 'clickhouse.stdout.log'), 8)}`,
+        });
+      }
+      try {
+        if ((await this.query('SELECT 1', 1000)) === '1') return;
+      } catch (error) {
+        last = error;
+      }
+      await sleep(250);
+    }
+    throw new ServiceError(NAME, `not ready within ${this.config.stack.startTimeout}s`, {
+      code: 'SERVICE_TIMEOUT',
+      logFile: this.errorLog,
+      cause: last,
+      hint: `see ${this.errorLog}; raise CHATSTREAM_STACK_START_TIMEOUT on a slow machine`,
+    });
+  }
+
+  async status(): Promise<ServiceStatus> {
+    const record = readPidFile(this.pidFile);
+    const base = { name: NAME, endpoint: this.endpoint, logFile: this.logFile };
+    if (!isRunning(record)) return { ...base, state: 'stopped' };
+    try {
+      const version = await this.query('SELECT version()', 3000);
+      return { ...base, state: 'running', pid: record.pid, version: `ClickHouse ${version}` };
+    } catch (error) {
+      return { ...base, state: 'unhealthy', pid: record.pid, detail: (error as Error).message };
+    }
+  }
+}
