@@ -2,7 +2,7 @@
  * Integration tests run on the real local stack. Services that are not running are brought
  * up before the tests and taken down after them, leaving the machine as we found it.
  */
-import { createLogger } from '../../core/log.ts';
+import { configureLogging, createLogger } from '../../core/log.ts';
 import { loadConfig } from '../../core/settings.ts';
 import { Stack } from '../../stack/stack.ts';
 
@@ -15,5 +15,7 @@ export async function globalSetup(): Promise<void> {
 }
 
 export async function globalTeardown(): Promise<void> {
+  // Quiet: the test runner's summary should stay the last lines of the output.
+  configureLogging({ level: 'warn' });
   if (startedHere.length > 0) await stack.down(startedHere);
 }
