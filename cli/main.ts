@@ -9,10 +9,11 @@ import { configureLogging, createLogger } from '../core/log.ts';
 import { loadConfig, PROJECT_ROOT, unknownSettingsInEnvironment } from '../core/settings.ts';
 import { type Command, commandHelp, groupHelp, parseCommandLine } from './command.ts';
 import { configCommands } from './commands/config.ts';
+import { registryCommand } from './commands/registry.ts';
 import { stackCommands } from './commands/stack.ts';
 import { startCommand } from './commands/start.ts';
 
-export const commands: Command[] = [startCommand, ...stackCommands, ...configCommands];
+export const commands: Command[] = [startCommand, ...stackCommands, registryCommand, ...configCommands];
 
 const EXIT_CODES = `Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid setting, 4 missing dependency, 5 service failure.
 Settings: environment variables CHATSTREAM_* or a JSON file (CHATSTREAM_CONFIG); see "chatstream config docs".`;

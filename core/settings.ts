@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LEVELS } from '../registry/compatibility.ts';
 import { loadSettings, readConfigFile, type Settings, setting, unknownEnvironment } from './config.ts';
 
 /** The project's folder (where package.json is). */
@@ -85,9 +86,46 @@ export const schema = {
   },
   schemaRegistry: {
     url: setting.url({
-      default: 'http://127.0.0.1:8081',
-      description: 'Confluent-compatible schema registry the producers and consumers use.',
+      default: (_, env) => `http://127.0.0.1:${env.CHATSTREAM_REGISTRY_PORT || 8081}`,
+      description:
+        'Confluent-compatible schema registry the producers and consumers use. Defaults to the local stack.',
       example: 'http://schema-registry:8081',
+    }),
+    username: setting.optionalString({
+      description: 'Basic-auth user for the schema registry, if it needs one.',
+    }),
+    password: setting.string({
+      default: '',
+      secret: true,
+      description: 'Basic-auth password for the schema registry.',
+    }),
+  },
+  registry: {
+    port: setting.port({
+      default: 8081,
+      description: "chatstream's own registry (`chatstream registry`, part of the local stack): HTTP port.",
+    }),
+    host: setting.string({
+      default: '127.0.0.1',
+      description: 'Address the registry listens on.',
+      example: '0.0.0.0',
+    }),
+    topic: setting.string({
+      default: '_schemas',
+      description: 'The compacted topic the registry stores schemas in.',
+    }),
+    compatibility: setting.oneOf(LEVELS, {
+      default: 'BACKWARD',
+      description:
+        'Compatibility level for subjects that have none of their own, until changed with PUT /config.',
+    }),
+    user: setting.optionalString({
+      description: 'When set (with the password), the registry requires HTTP basic auth.',
+    }),
+    password: setting.string({
+      default: '',
+      secret: true,
+      description: 'Basic-auth password the registry requires.',
     }),
   },
   clickhouse: {

@@ -11,14 +11,15 @@ import type { Config } from '../core/settings.ts';
 import { ClickHouseService } from './clickhouse.ts';
 import { KafkaService } from './kafka.ts';
 import { isPortFree, isRunning, readPidFile, stopProcess } from './process.ts';
+import { RegistryService } from './registry.ts';
 import type { Service, ServiceStatus } from './service.ts';
 
 /** How long a service may take to stop after SIGTERM before it is killed. */
 const STOP_GRACE_MS = 30_000;
 
-/** The services in start order (stopped in reverse). Later issues append the registry. */
+/** The services in start order (stopped in reverse). */
 export function stackServices(config: Config): Service[] {
-  return [new KafkaService(config), new ClickHouseService(config)];
+  return [new KafkaService(config), new ClickHouseService(config), new RegistryService(config)];
 }
 
 function select(services: Service[], names: string[] | undefined): Service[] {

@@ -29,8 +29,10 @@ export async function isolatedStackEnv(home: string, cacheDir: string): Promise<
     CHATSTREAM_KAFKA_CONTROLLER_PORT: String(await freePort()),
     CHATSTREAM_CLICKHOUSE_HTTP_PORT: String(await freePort()),
     CHATSTREAM_CLICKHOUSE_TCP_PORT: String(await freePort()),
+    CHATSTREAM_REGISTRY_PORT: String(await freePort()),
     CHATSTREAM_KAFKA_BROKERS: '',
     CHATSTREAM_CLICKHOUSE_URL: '',
+    CHATSTREAM_SCHEMA_REGISTRY_URL: '',
     CHATSTREAM_LOG_FORMAT: 'json',
   };
 }

@@ -46,7 +46,7 @@ after(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
-test('stack up starts Kafka and ClickHouse; status shows them running with versions', async () => {
+test('stack up starts Kafka, ClickHouse and the registry; status shows them running with versions', async () => {
   const up = await runCli(['stack', 'up'], env);
   assert.equal(up.code, 0, up.stderr);
   const statuses = await status();
@@ -55,10 +55,12 @@ test('stack up starts Kafka and ClickHouse; status shows them running with versi
     [
       ['kafka', 'running'],
       ['clickhouse', 'running'],
+      ['registry', 'running'],
     ],
   );
   assert.match(statuses[0]?.version ?? '', /^Apache Kafka 3\.9\.\d+ \(KRaft\)$/);
   assert.match(statuses[1]?.version ?? '', /^ClickHouse \d+\.\d+/);
+  assert.match(statuses[2]?.version ?? '', /^chatstream registry /);
   const table = await runCli(['stack', 'status'], env);
   assert.equal(table.code, 0);
   assert.match(table.stdout, /kafka\s+running\s+Apache Kafka/);
@@ -84,7 +86,7 @@ test('a 6-partition topic survives stack down && stack up; down leaves no proces
 
   const down = await runCli(['stack', 'down'], env);
   assert.equal(down.code, 0, down.stderr);
-  assert.match(down.stdout, /stopped: clickhouse, kafka/);
+  assert.match(down.stdout, /stopped: registry, clickhouse, kafka/);
   assert.deepEqual(ourProcesses(), []);
   const stopped = await runCli(['stack', 'status'], env);
   assert.equal(stopped.code, 5, 'status exits 5 when services are stopped');
