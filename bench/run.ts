@@ -8,11 +8,12 @@ import { configureLogging, createLogger } from '../core/log.ts';
 import { loadConfig } from '../core/settings.ts';
 import { renderTable } from '../core/table.ts';
 import { Stack } from '../stack/stack.ts';
+import { avroEncode } from './cases/avro-encode.ts';
 import { clickhouseBaseline } from './cases/clickhouse-baseline.ts';
 import { kafkaBaseline } from './cases/kafka-baseline.ts';
 import type { BenchCase, BenchRow } from './types.ts';
 
-const cases: BenchCase[] = [kafkaBaseline, clickhouseBaseline];
+const cases: BenchCase[] = [kafkaBaseline, clickhouseBaseline, avroEncode];
 
 const config = loadConfig();
 configureLogging({

@@ -10,10 +10,17 @@ import { loadConfig, PROJECT_ROOT, unknownSettingsInEnvironment } from '../core/
 import { type Command, commandHelp, groupHelp, parseCommandLine } from './command.ts';
 import { configCommands } from './commands/config.ts';
 import { registryCommand } from './commands/registry.ts';
+import { schemasCommands } from './commands/schemas.ts';
 import { stackCommands } from './commands/stack.ts';
 import { startCommand } from './commands/start.ts';
 
-export const commands: Command[] = [startCommand, ...stackCommands, registryCommand, ...configCommands];
+export const commands: Command[] = [
+  startCommand,
+  ...stackCommands,
+  registryCommand,
+  ...schemasCommands,
+  ...configCommands,
+];
 
 const EXIT_CODES = `Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid setting, 4 missing dependency, 5 service failure.
 Settings: environment variables CHATSTREAM_* or a JSON file (CHATSTREAM_CONFIG); see "chatstream config docs".`;

@@ -74,6 +74,25 @@ export const schema = {
       description: 'Put in front of every topic name.',
       example: 'prod.',
     }),
+    partitions: setting.int({
+      default: 6,
+      min: 1,
+      max: 10000,
+      description: 'Partitions of the topics chatstream creates.',
+    }),
+    replicationFactor: setting.int({
+      default: 0,
+      min: 0,
+      max: 10,
+      description: 'Replication factor of the topics chatstream creates; 0 = min(3, number of brokers).',
+    }),
+    eventRetentionHours: setting.int({
+      default: 168,
+      min: 1,
+      max: 876000,
+      description:
+        'Retention of event topics (messages, conversation events, Pure Chat events); entity topics are compacted instead.',
+    }),
     java: setting.string({
       default: (_, env) => (env.JAVA_HOME ? join(env.JAVA_HOME, 'bin', 'java') : 'java'),
       description:

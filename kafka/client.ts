@@ -3,6 +3,7 @@
  * kafkajs's own log lines routed into chatstream's structured logger.
  */
 import {
+  type Admin,
   Kafka,
   type KafkaConfig,
   logLevel as KafkaLogLevel,
@@ -61,4 +62,15 @@ export function createKafka(config: Config, options: ClientOptions = {}): Kafka 
  */
 export function createProducer(kafka: Kafka, config: ProducerConfig = {}): Producer {
   return kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, ...config });
+}
+
+/** Runs fn with a connected admin client, always disconnecting it. */
+export async function withAdmin<T>(config: Config, fn: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = createKafka(config, { role: 'admin' }).admin();
+  await admin.connect();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
+  }
 }

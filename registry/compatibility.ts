@@ -79,7 +79,12 @@ function namesMatch(reader: AnyType, writer: AnyType): boolean {
 
 class Checker {
   readonly found: Incompatibility[] = [];
-  private readonly seen = new Set<string>();
+  private readonly seen: Set<string>;
+
+  /** `seen` carries the named pairs being checked already, so recursive types end. */
+  constructor(seen: Set<string> = new Set()) {
+    this.seen = new Set(seen);
+  }
 
   check(readerType: AnyType, writerType: AnyType, path: string): void {
     const reader = base(readerType);
@@ -147,7 +152,7 @@ class Checker {
   private readerUnion(reader: AnyType, writerBranch: AnyType, path: string, writerIndex?: number): void {
     const branches = reader.types ?? [];
     for (const candidate of branches) {
-      const probe = new Checker();
+      const probe = new Checker(this.seen);
       probe.check(candidate, writerBranch, path);
       if (probe.found.length === 0) return;
     }

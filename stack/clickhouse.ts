@@ -188,7 +188,7 @@ export class ClickHouseService implements Service {
 
   async start(log: Logger): Promise<void> {
     const { command, args } = this.binary(log);
-    startDetached({
+    await startDetached({
       command,
       args: [...args, `--config-file=${this.configFile}`],
       logFile: join(this.config.stack.home, 'logs', 'clickhouse.stdout.log'),

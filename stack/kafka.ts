@@ -202,7 +202,7 @@ export class KafkaService implements Service {
   async start(log: Logger): Promise<void> {
     const libs = this.libs(log);
     const heap = this.config.kafka.heap;
-    startDetached({
+    await startDetached({
       command: this.java(),
       args: [
         `-Xmx${heap}`,

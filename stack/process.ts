@@ -71,8 +71,25 @@ export interface StartOptions {
   cwd?: string;
 }
 
-/** Starts a detached process (its own session) writing stdout and stderr to logFile. */
-export function startDetached(options: StartOptions): PidRecord {
+/**
+ * Starts a detached process (its own session) writing stdout and stderr to logFile. Resolves
+ * once the process runs the command (its command line carries the marker: until exec, a
+ * fresh child still shows its parent's), or rejects if it ends before that.
+ */
+export async function startDetached(options: StartOptions): Promise<PidRecord> {
+  const record = spawnDetached(options);
+  const { pid } = record;
+  const deadline = Date.now() + 10_000;
+  while (!isRunning(record)) {
+    if (commandLine(pid) === undefined || isZombie(pid) || Date.now() > deadline) {
+      throw new Error(`${options.command} ended right after it started; see ${options.logFile}`);
+    }
+    await sleep(5);
+  }
+  return record;
+}
+
+function spawnDetached(options: StartOptions): PidRecord {
   mkdirSync(dirname(options.logFile), { recursive: true });
   mkdirSync(dirname(options.pidFile), { recursive: true });
   const fd = openSync(options.logFile, 'a');
@@ -116,11 +133,15 @@ export async function stopProcess(pidFile: string, graceMs: number): Promise<boo
   return true;
 }
 
+/** Signals the process's group (it leads one: it was started detached), else the process. */
 function signal(pid: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(pid, name);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, name);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
   }
 }
 

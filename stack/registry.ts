@@ -35,7 +35,7 @@ export class RegistryService implements Service {
 
   async start(_log: Logger): Promise<void> {
     const marker = `--stack-home=${this.config.stack.home}`;
-    startDetached({
+    await startDetached({
       command: process.execPath,
       args: [join(PROJECT_ROOT, 'cli', 'main.ts'), 'registry', marker],
       logFile: this.logFile,

@@ -5,6 +5,10 @@
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EXIT } from '../../core/errors.ts';
+import { withAdmin } from '../../kafka/client.ts';
+import { ensureTopics } from '../../kafka/topics.ts';
+import { RECORD_KINDS } from '../../schemas/catalog.ts';
+import { registerAll } from '../../schemas/register.ts';
 import { Stack } from '../../stack/stack.ts';
 import type { Command } from '../command.ts';
 import { statusTable } from './stack.ts';
@@ -15,7 +19,7 @@ export const startCommand: Command = {
   path: ['start'],
   summary: 'Run the whole pipeline on the local stack (starting the stack first) until Ctrl-C.',
   details:
-    'The stack keeps running after the pipeline stops; "chatstream stack down" stops it.\nPipeline components join as they land: schema registry, Freshchat (simulator when no API key), sinks, dashboard.',
+    'The stack keeps running after the pipeline stops; "chatstream stack down" stops it.\nCreates the topics and registers the schemas. Pipeline components join as they land: Freshchat (simulator when\nno API key), sinks, dashboard.',
   options: {
     'no-stack': {
       type: 'boolean',
@@ -27,8 +31,14 @@ export const startCommand: Command = {
     const stack = new Stack(ctx.config, ctx.log.child('stack'));
     const statuses = ctx.flags['no-stack'] ? [] : await stack.up();
     ctx.out(statusTable(statuses));
+    const created = await withAdmin(ctx.config, (admin) => ensureTopics(admin, ctx.config));
+    const subjects = await registerAll(ctx.config);
+    ctx.log.info('topics and schemas ready', { createdTopics: created.length, subjects: subjects.length });
+    ctx.out(`\nKafka: ${ctx.config.kafka.brokers.join(',')}`);
+    ctx.out(`Schema registry: ${ctx.config.schemaRegistry.url}`);
+    ctx.out(`ClickHouse: ${ctx.config.clickhouse.url}`);
     ctx.out(
-      `\nKafka brokers: ${ctx.config.kafka.brokers.join(',')}   ClickHouse: ${ctx.config.clickhouse.url}`,
+      `Topics: ${RECORD_KINDS.length} (${created.length} created now); schemas registered for ${subjects.length} subjects.`,
     );
     if (ctx.flags.once) return EXIT.ok;
     ctx.out('Pipeline running; Ctrl-C stops it (the stack stays up; "chatstream stack down" stops that).');

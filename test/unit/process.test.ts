@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,12 +16,28 @@ import {
 
 const dir = mkdtempSync(join(tmpdir(), 'proc-'));
 
+/** Live processes in a process group (field 5 of /proc/<pid>/stat). */
+function groupMembers(pgid: number): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return Number(fields[2]) === pgid && fields[0] !== 'Z';
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
 test('a detached process is tracked by pid file and marker, and stopped by it', async () => {
   const marker = join(dir, 'marker-a');
   const pidFile = join(dir, 'run', 'a.pid');
-  const record = startDetached({
+  const record = await startDetached({
     command: 'sh',
-    args: ['-c', 'echo started; exec sleep 60', marker],
+    args: ['-c', 'echo started; sleep 60; true', marker],
     logFile: join(dir, 'logs', 'a.log'),
     pidFile,
     marker,
@@ -30,6 +46,7 @@ test('a detached process is tracked by pid file and marker, and stopped by it', 
   assert.equal(readPidFile(pidFile)?.pid, record.pid);
   assert.equal(await stopProcess(pidFile, 5000), true);
   assert.equal(isRunning(record), false);
+  assert.deepEqual(groupMembers(record.pid), [], 'its child (sleep) was stopped with it');
   assert.equal(existsSync(pidFile), false);
   assert.equal(await stopProcess(pidFile, 5000), false, 'stopping twice is harmless');
 });
@@ -47,7 +64,7 @@ test('a SIGTERM-ignoring process is killed after the grace period', async () => 
   const marker = join(dir, 'marker-stubborn');
   const pidFile = join(dir, 'stubborn.pid');
   const logFile = join(dir, 's.log');
-  startDetached({
+  await startDetached({
     command: 'sh',
     args: ['-c', 'trap "" TERM; echo trapped; while :; do sleep 0.1; done', marker],
     logFile,

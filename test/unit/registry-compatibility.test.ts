@@ -119,6 +119,12 @@ test('arrays, maps and recursive records are checked through', () => {
     fields: [{ name: 'children', type: { type: 'array', items: 'Node' } }],
   });
   assert.deepEqual(readIncompatibilities(tree, tree), []);
+  const linked = t({
+    type: 'record',
+    name: 'Link',
+    fields: [{ name: 'next', type: ['null', 'Link'], default: null }],
+  });
+  assert.deepEqual(readIncompatibilities(linked, linked), [], 'recursion through a union ends');
 });
 
 test('transitive levels check every earlier version; plain levels only the latest', () => {
