@@ -64,5 +64,6 @@ export const registryErrors = {
   methodNotAllowed: (method: string, path: string) =>
     new RegistryError(405, 405, `HTTP 405 Method Not Allowed: ${method} ${path}`),
   store: (message: string) => new RegistryError(500, 50001, `Error while storing the schema: ${message}`),
+  internal: (message: string) => new RegistryError(500, 500, `Internal server error: ${message}`),
   timeout: (message: string) => new RegistryError(500, 50002, `Operation timed out: ${message}`),
 };

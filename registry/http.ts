@@ -138,18 +138,26 @@ function route(method: string, path: string): { handler: Handler; params: string
   if (matches.length === 0) throw E.notFound(path);
   const match = matches.find((r) => r.method === method);
   if (!match) throw E.methodNotAllowed(method, path);
-  const params = (path.match(match.regex) ?? []).slice(1).map((p) => decodeURIComponent(p));
+  const params = (path.match(match.regex) ?? []).slice(1).map((p) => {
+    try {
+      return decodeURIComponent(p);
+    } catch {
+      throw E.badRequest(`Malformed URL: "${p}" is not valid percent-encoding`);
+    }
+  });
   return { handler: match.handler, params };
 }
 
 async function readBody(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
+  // Past the limit the rest is read and dropped, so the client can finish sending and read the 413.
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new RegistryError(413, 413, `Request body larger than ${MAX_BODY} bytes`);
-    chunks.push(chunk as Buffer);
+    if (size <= MAX_BODY) chunks.push(chunk as Buffer);
   }
+  if (size > MAX_BODY)
+    throw new RegistryError(413, 413, `Request body of ${size} bytes is larger than ${MAX_BODY} bytes`);
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '') return {};
   try {
@@ -192,7 +200,7 @@ export function createRegistryServer(registry: SchemaRegistry, options: HttpOpti
       const body = method === 'POST' || method === 'PUT' ? await readBody(req) : undefined;
       send(res, 200, await handler(registry, { params, query: url.searchParams, body }));
     } catch (error) {
-      const failure = error instanceof RegistryError ? error : E.store((error as Error).message);
+      const failure = error instanceof RegistryError ? error : E.internal((error as Error).message);
       status = failure.status;
       if (!(error instanceof RegistryError))
         options.log.error('request failed', { error, method, path: url.pathname });

@@ -220,6 +220,36 @@ describe('errors', () => {
   });
 });
 
+describe('bad input', () => {
+  test('malformed requests get a specific 4xx and the registry keeps serving', async () => {
+    assertError(await api('GET', '/subjects/%E0%A4%A/versions'), 400, 400, /percent-encoding/);
+    const subject = uniqueName('bad');
+    assertError(
+      await api('POST', `/subjects/${subject}/versions`, { schema: 42 }),
+      422,
+      42201,
+      /Empty schema/,
+    );
+    assertError(await api('POST', `/subjects/${subject}/versions`, []), 422, 42201);
+    assertError(
+      await api('POST', `/subjects/${subject}/versions`, { schema: 'null' }),
+      422,
+      42201,
+      /Invalid schema/,
+    );
+    const deep = `${'{"type":"array","items":'.repeat(20000)}"int"${'}'.repeat(20000)}`;
+    assertError(await api('POST', `/subjects/${subject}/versions`, { schema: deep }), 422, 42201);
+    assertError(
+      await api('POST', `/subjects/${subject}/versions`, { schema: 'x'.repeat(17 * 1024 * 1024) }),
+      413,
+      413,
+    );
+    assertError(await api('PUT', '/config', { compatibility: 42 }), 422, 42203);
+    assertError(await api('PUT', '/mode', 'null'), 422, 42204);
+    assert.equal((await api('GET', '/subjects')).status, 200);
+  });
+});
+
 describe('compatibility checks', () => {
   test('POST /compatibility/subjects/{s}/versions/{v|latest} answers is_compatible (verbose adds messages)', async () => {
     const subject = await subjectWith(V1);
