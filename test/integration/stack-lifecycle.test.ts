@@ -4,7 +4,7 @@
  * versions, data survives down/up, up is idempotent, and down leaves no process of ours.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -101,4 +101,33 @@ test('a 6-partition topic survives stack down && stack up; down leaves no proces
 
   assert.equal((await runCli(['stack', 'down'], env)).code, 0);
   assert.deepEqual(ourProcesses(), []);
+});
+
+test('KAFKA_HOME: a Kafka distribution is run instead of the Maven artifacts', async () => {
+  const distribution = mkdtempSync(join(tmpdir(), 'kafka-dist-'));
+  const otherHome = mkdtempSync(join(tmpdir(), 'chatstream-kh-'));
+  const cached = join(loadConfig().stack.cacheDir, `kafka-${loadConfig().kafka.version}`, 'libs');
+  cpSync(cached, join(distribution, 'libs'), { recursive: true });
+  const khEnv = {
+    ...(await isolatedStackEnv(otherHome, join(otherHome, 'no-cache'))),
+    KAFKA_HOME: distribution,
+    CHATSTREAM_KAFKA_MVN: '/nonexistent/mvn',
+  };
+  try {
+    const up = await runCli(['stack', 'up', 'kafka'], khEnv);
+    assert.equal(up.code, 0, up.stderr);
+    const [kafka] = JSON.parse(
+      (await runCli(['stack', 'status', '--json', 'kafka'], khEnv)).stdout,
+    ) as Status[];
+    assert.equal(kafka?.state, 'running');
+    assert.equal(kafka?.version, `Apache Kafka ${loadConfig().kafka.version} (KRaft)`);
+    assert.ok(
+      (commandLine(kafka?.pid ?? 0) ?? '').includes(join(distribution, 'libs')),
+      'runs from the distribution',
+    );
+  } finally {
+    await runCli(['stack', 'down'], khEnv);
+    rmSync(distribution, { recursive: true, force: true });
+    rmSync(otherHome, { recursive: true, force: true });
+  }
 });
