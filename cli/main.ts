@@ -11,6 +11,7 @@ import { type Command, commandHelp, groupHelp, parseCommandLine } from './comman
 import { configCommands } from './commands/config.ts';
 import { registryCommand } from './commands/registry.ts';
 import { schemasCommands } from './commands/schemas.ts';
+import { sinkCommand } from './commands/sink.ts';
 import { stackCommands } from './commands/stack.ts';
 import { startCommand } from './commands/start.ts';
 
@@ -19,6 +20,7 @@ export const commands: Command[] = [
   ...stackCommands,
   registryCommand,
   ...schemasCommands,
+  sinkCommand,
   ...configCommands,
 ];
 

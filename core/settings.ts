@@ -147,6 +147,73 @@ export const schema = {
       description: 'Basic-auth password the registry requires.',
     }),
   },
+  sink: {
+    group: setting.optionalString({
+      description: 'Consumer group of `chatstream sink <name>`. Defaults to `chatstream-sink-<name>`.',
+      example: 'analytics-clickhouse',
+    }),
+    topics: setting.optionalString({
+      description: 'Comma-separated topics to sink. Defaults to every chatstream topic (with the prefix).',
+      example: 'freshchat.messages,freshchat.conversations',
+    }),
+    fromBeginning: setting.bool({
+      default: true,
+      description: 'A new group starts at the beginning of each topic (else at the end).',
+    }),
+    batchMaxRows: setting.int({
+      default: 50_000,
+      min: 1,
+      max: 10_000_000,
+      description: 'Most records in one write to the sink.',
+    }),
+    batchMaxBytes: setting.int({
+      default: 8 * 1024 * 1024,
+      min: 1024,
+      max: 1024 * 1024 * 1024,
+      description: 'Most encoded bytes in one write to the sink (and per partition per fetch).',
+    }),
+    batchMaxWaitMs: setting.int({
+      default: 1000,
+      min: 1,
+      max: 60_000,
+      description:
+        'Longest a fetch waits for more data before the records are written (latency vs. batch size).',
+    }),
+    memoryBytes: setting.int({
+      default: 32 * 1024 * 1024,
+      min: 1024 * 1024,
+      max: 4 * 1024 * 1024 * 1024,
+      description:
+        'Bound on fetched, unwritten record bytes (the fetch size); decoded records take several times this in memory.',
+    }),
+    concurrency: setting.int({
+      default: 2,
+      min: 1,
+      max: 64,
+      description: 'Partitions written at the same time.',
+    }),
+    retryInitialMs: setting.int({
+      default: 500,
+      min: 1,
+      max: 600_000,
+      description: 'First back-off after a retriable failure.',
+    }),
+    retryMaxMs: setting.int({
+      default: 30_000,
+      min: 1,
+      max: 3_600_000,
+      description: 'Longest back-off between retries (retries go on until it works).',
+    }),
+    deadLetterTopic: setting.string({
+      default: 'chatstream.dead_letters',
+      description:
+        'Topic that receives poison records (undecodable, unknown schema, rejected as bad data), with the reason in headers.',
+    }),
+    metricsPort: setting.port({
+      default: 9464,
+      description: 'Port of the Prometheus `/metrics` endpoint of `chatstream sink` (127.0.0.1).',
+    }),
+  },
   clickhouse: {
     httpPort: setting.port({ default: 8123, description: 'Local stack: ClickHouse HTTP port (127.0.0.1).' }),
     tcpPort: setting.port({ default: 9000, description: 'Local stack: ClickHouse native port (127.0.0.1).' }),

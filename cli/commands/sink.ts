@@ -1,0 +1,77 @@
+/** `chatstream sink <name>`: run a sink consumer until stopped (SIGINT/SIGTERM flush and commit first). */
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import { SinkRunner } from '../../consumers/runner.ts';
+import { SINKS, sinkByName } from '../../consumers/sinks/index.ts';
+import { EXIT, UsageError } from '../../core/errors.ts';
+import type { Config } from '../../core/settings.ts';
+import { topicName } from '../../kafka/topics.ts';
+import { RECORD_KINDS } from '../../schemas/catalog.ts';
+import type { Command } from '../command.ts';
+
+export function sinkTopics(config: Config, flag?: string): string[] {
+  const list = flag ?? config.sink.topics;
+  if (list)
+    return list
+      .split(',')
+      .map((t) => t.trim())
+      .filter(Boolean);
+  return RECORD_KINDS.map((kind) => topicName(config, kind));
+}
+
+export const sinkCommand: Command = {
+  path: ['sink'],
+  argsUsage: '<name>',
+  summary: `Run a sink consumer (${SINKS.map((s) => s.name).join(', ')}) until stopped; Prometheus metrics on /metrics.`,
+  details:
+    'Consumes the topics as group CHATSTREAM_SINK_GROUP (default chatstream-sink-<name>), writes batches, commits offsets\nonly after the sink confirmed them, and sends poison records to CHATSTREAM_SINK_DEAD_LETTER_TOPIC.',
+  options: {
+    topics: {
+      type: 'string',
+      description: 'Comma-separated topics (default: CHATSTREAM_SINK_TOPICS, else every chatstream topic).',
+    },
+    group: {
+      type: 'string',
+      description: 'Consumer group (default: CHATSTREAM_SINK_GROUP, else chatstream-sink-<name>).',
+    },
+    'metrics-port': {
+      type: 'string',
+      description: 'Port for /metrics (default: CHATSTREAM_SINK_METRICS_PORT); 0 picks a free one.',
+    },
+  },
+  async run(ctx) {
+    const name = ctx.args[0];
+    if (!name) throw new UsageError('which sink?', `chatstream sink <${SINKS.map((s) => s.name).join('|')}>`);
+    const definition = sinkByName(name);
+    const log = ctx.log.child(`sink.${name}`);
+    const group =
+      (ctx.flags.group as string | undefined) ?? ctx.config.sink.group ?? `chatstream-sink-${name}`;
+    const topics = sinkTopics(ctx.config, ctx.flags.topics as string | undefined);
+    const port =
+      ctx.flags['metrics-port'] === undefined
+        ? ctx.config.sink.metricsPort
+        : Number(ctx.flags['metrics-port']);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new UsageError(`--metrics-port must be a port number, got "${ctx.flags['metrics-port']}"`);
+
+    const runner = new SinkRunner({
+      config: ctx.config,
+      sink: definition.create({ config: ctx.config, log }),
+      log,
+      topics,
+      group,
+    });
+    const server: Server = await runner.metrics.serve(port);
+    const address = server.address();
+    log.info('metrics', {
+      url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}/metrics`,
+    });
+    await runner.start();
+    await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
+    log.info('stopping: finishing the batch in flight');
+    await runner.stop();
+    server.close();
+    log.info('stopped');
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,292 @@
+/**
+ * The sink runner: one kafkajs consumer group feeding one sink.
+ *
+ * For each fetched batch of a topic-partition it skips what the sink already stored, decodes
+ * (poison → dead letter), writes in chunks of at most `batchMaxRows` records / `batchMaxBytes`
+ * bytes, sends the dead letters, and only then commits the offset. Retriable failures back off
+ * and retry for as long as it takes, heartbeating so the group keeps its partitions, with all
+ * partitions paused meanwhile. Batching in time and bytes is the fetch itself (minBytes,
+ * maxWaitTimeInMs, maxBytesPerPartition); memory is bounded by the fetch size `memoryBytes`.
+ */
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Logger } from '../core/log.ts';
+import type { Config } from '../core/settings.ts';
+import { createKafka } from '../kafka/client.ts';
+import { type DeadLetter, DeadLetterQueue } from './dead-letter.ts';
+import { Decoder } from './decoder.ts';
+import { PoisonError } from './errors.ts';
+import { type Counter, type Gauge, type Histogram, MetricsRegistry } from './metrics.ts';
+import { type RetryPolicy, withRetries } from './retry.ts';
+import type { Sink, SinkRecord } from './sink.ts';
+
+export interface RunnerOptions {
+  config: Config;
+  sink: Sink;
+  log: Logger;
+  topics: string[];
+  group: string;
+  metrics?: MetricsRegistry;
+}
+
+export interface SinkMetrics {
+  recordsIn: Counter;
+  recordsOut: Counter;
+  batches: Counter;
+  deadLetters: Counter;
+  retries: Counter;
+  flushSeconds: Histogram;
+  lag: Gauge;
+}
+
+export function sinkMetrics(registry: MetricsRegistry): SinkMetrics {
+  return {
+    recordsIn: registry.counter('chatstream_sink_records_in_total', 'Records read from Kafka.'),
+    recordsOut: registry.counter('chatstream_sink_records_out_total', 'Records written to the sink.'),
+    batches: registry.counter('chatstream_sink_batches_total', 'Batches written to the sink.'),
+    deadLetters: registry.counter(
+      'chatstream_sink_dead_letters_total',
+      'Records sent to the dead-letter topic.',
+    ),
+    retries: registry.counter('chatstream_sink_retries_total', 'Retried attempts after retriable failures.'),
+    flushSeconds: registry.histogram(
+      'chatstream_sink_flush_seconds',
+      'Time to write one batch to the sink.',
+      [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    ),
+    lag: registry.gauge(
+      'chatstream_sink_lag',
+      'Records between the last processed offset and the end of the partition.',
+    ),
+  };
+}
+
+/** Splits records into chunks of at most maxRows records and maxBytes bytes (at least one record each). */
+export function chunk(records: SinkRecord[], maxRows: number, maxBytes: number): SinkRecord[][] {
+  const chunks: SinkRecord[][] = [];
+  let current: SinkRecord[] = [];
+  let bytes = 0;
+  for (const record of records) {
+    if (current.length > 0 && (current.length >= maxRows || bytes + record.bytes > maxBytes)) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(record);
+    bytes += record.bytes;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+export class SinkRunner {
+  readonly metrics: MetricsRegistry;
+  private readonly m: SinkMetrics;
+  private readonly options: RunnerOptions;
+  private readonly kafka: Kafka;
+  private readonly decoder: Decoder;
+  private readonly dlq: DeadLetterQueue;
+  private readonly policy: RetryPolicy;
+  private consumer?: Consumer;
+  /** Offsets the sink holds, per topic:partition, loaded after each (re)assignment. */
+  private readonly stored = new Map<string, bigint | undefined>();
+  private readonly stopping = new AbortController();
+  private paused = false;
+
+  constructor(options: RunnerOptions) {
+    this.options = options;
+    this.metrics = options.metrics ?? new MetricsRegistry();
+    this.m = sinkMetrics(this.metrics);
+    this.kafka = createKafka(options.config, { role: `sink-${options.sink.name}` });
+    this.decoder = new Decoder(options.config);
+    this.dlq = new DeadLetterQueue(this.kafka, options.config.sink.deadLetterTopic, options.sink.name);
+    this.policy = { initialMs: options.config.sink.retryInitialMs, maxMs: options.config.sink.retryMaxMs };
+  }
+
+  private retry<T>(what: string, fn: () => Promise<T>, heartbeat?: () => Promise<void>): Promise<T> {
+    return withRetries(fn, this.policy, {
+      signal: this.stopping.signal,
+      onWait: heartbeat,
+      onRetry: (error, attempt, waitMs) => {
+        this.m.retries.inc({ sink: this.options.sink.name });
+        this.options.log.warn(`${what} failed; retrying`, { attempt, waitMs, error: error.message });
+        this.pauseAll();
+      },
+    });
+  }
+
+  private pauseAll(): void {
+    if (this.paused || !this.consumer) return;
+    this.paused = true;
+    this.consumer.pause(this.options.topics.map((topic) => ({ topic })));
+  }
+
+  private resumeAll(): void {
+    if (!this.paused || !this.consumer) return;
+    this.paused = false;
+    this.consumer.resume(this.options.topics.map((topic) => ({ topic })));
+  }
+
+  async start(): Promise<void> {
+    const { config, sink, log, topics, group } = this.options;
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const brokers = (await admin.describeCluster()).brokers.length;
+      await this.dlq.connect(
+        admin,
+        config.kafka.partitions,
+        config.kafka.replicationFactor || Math.min(3, brokers),
+      );
+      const existing = new Set(await admin.listTopics());
+      const missing = topics.filter((t) => !existing.has(t));
+      if (missing.length > 0)
+        log.warn('topics do not exist yet; they are consumed once created', { missing });
+    } finally {
+      await admin.disconnect();
+    }
+    await this.retry(`connecting ${sink.name}`, () => sink.connect());
+
+    const { batchMaxBytes, batchMaxWaitMs, memoryBytes, concurrency } = config.sink;
+    this.consumer = this.kafka.consumer({
+      groupId: group,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      minBytes: Math.min(1024 * 1024, batchMaxBytes),
+      maxWaitTimeInMs: batchMaxWaitMs,
+      maxBytesPerPartition: Math.min(batchMaxBytes, memoryBytes),
+      maxBytes: memoryBytes,
+    });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+      this.stored.clear();
+      log.info('partitions assigned', { group, assignment: event.payload.memberAssignment });
+    });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics, fromBeginning: config.sink.fromBeginning });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: concurrency,
+      eachBatch: (payload) => this.handle(payload),
+    });
+    log.info('sink running', { sink: sink.name, group, topics: topics.length });
+  }
+
+  private async handle({ batch, resolveOffset, heartbeat, isStale }: EachBatchPayload): Promise<void> {
+    const { sink, group, config } = this.options;
+    const { topic, partition } = batch;
+    const tp = `${topic}:${partition}`;
+    if (!this.stored.has(tp)) {
+      this.stored.set(
+        tp,
+        await this.retry(
+          'reading stored offsets',
+          () => sink.storedOffset(group, topic, partition),
+          heartbeat,
+        ),
+      );
+    }
+    const floor = this.stored.get(tp);
+    const letters: DeadLetter[] = [];
+    const records: SinkRecord[] = [];
+    for (const message of batch.messages) {
+      const offset = BigInt(message.offset);
+      if (floor !== undefined && offset <= floor) continue;
+      this.m.recordsIn.inc({ topic });
+      try {
+        const decoded = await this.retry(
+          'fetching a schema',
+          () => this.decoder.decode(message.value),
+          heartbeat,
+        );
+        records.push({
+          topic,
+          partition,
+          offset,
+          timestamp: Number(message.timestamp),
+          key: message.key ? message.key.toString('utf8') : null,
+          value: decoded.value,
+          schemaId: decoded.schema.id,
+          schema: decoded.schema.schema,
+          bytes: message.value?.length ?? 0,
+        });
+      } catch (error) {
+        if (!(error instanceof PoisonError)) throw error;
+        letters.push({
+          topic,
+          partition,
+          offset,
+          key: message.key,
+          value: message.value,
+          kind: error.kind,
+          reason: error.message,
+        });
+      }
+    }
+
+    for (const part of chunk(records, config.sink.batchMaxRows, config.sink.batchMaxBytes)) {
+      if (isStale()) return; // the partition moved to another member: commit nothing
+      const started = process.hrtime.bigint();
+      const result = await this.retry(
+        `writing to ${sink.name}`,
+        () => sink.writeBatch({ group, topic, partition, records: part }),
+        heartbeat,
+      );
+      this.resumeAll();
+      this.m.flushSeconds.observe({ topic }, Number(process.hrtime.bigint() - started) / 1e9);
+      this.m.batches.inc({ topic });
+      this.m.recordsOut.inc({ topic }, part.length - result.rejected.length);
+      for (const { record, reason } of result.rejected) {
+        letters.push({
+          topic,
+          partition,
+          offset: record.offset,
+          kind: 'bad_data',
+          reason,
+          ...original(batch.messages, record.offset),
+        });
+      }
+      this.stored.set(tp, (part.at(-1) as SinkRecord).offset);
+    }
+
+    if (letters.length > 0) {
+      await this.retry('sending dead letters', () => this.dlq.send(letters), heartbeat);
+      for (const letter of letters) this.m.deadLetters.inc({ topic, kind: letter.kind });
+      this.options.log.warn('records sent to the dead-letter topic', {
+        topic,
+        partition,
+        count: letters.length,
+        first: letters[0]?.reason,
+      });
+    }
+    if (isStale()) return;
+    const last = batch.lastOffset();
+    resolveOffset(last);
+    await this.retry(
+      'committing offsets',
+      () =>
+        (this.consumer as Consumer).commitOffsets([
+          { topic, partition, offset: (BigInt(last) + 1n).toString() },
+        ]),
+      heartbeat,
+    );
+    this.m.lag.set({ topic, partition }, Number(batch.offsetLag()));
+    await heartbeat();
+  }
+
+  /** Stops consuming after the batch in flight is written and committed, then closes the sink. */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.consumer?.disconnect();
+    await this.dlq.close();
+    await this.options.sink.close();
+  }
+}
+
+/** The original key and value bytes of a record, for its dead letter. */
+function original(
+  messages: EachBatchPayload['batch']['messages'],
+  offset: bigint,
+): { key: Buffer | null; value: Buffer | null } {
+  const message = messages.find((m) => BigInt(m.offset) === offset);
+  return { key: message?.key ?? null, value: message?.value ?? null };
+}
