@@ -77,7 +77,7 @@ export class Histogram extends Metric {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
     for (const [k, s] of this.series) {
       const sep = k ? `${k},` : '';
-      this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket{${sep}le="${b}"} ${s.counts[i]}`));
+      for (const [i, b] of this.buckets.entries()) lines.push(`${this.name}_bucket{${sep}le="${b}"} ${s.counts[i]}`);
       lines.push(
         `${this.name}_bucket{${sep}le="+Inf"} ${s.count}`,
         `${this.name}_sum${k ? `{${k}}` : ''} ${s.sum}`,

@@ -75,7 +75,10 @@ const scalar = (type: string, convert: (v: unknown) => unknown = (v) => v): Mapp
 function named(schema: AvroRecordSchema): Map<string, unknown> {
   const names = new Map<string, unknown>();
   const visit = (node: unknown, ns: string) => {
-    if (Array.isArray(node)) return node.forEach((n) => visit(n, ns));
+    if (Array.isArray(node)) {
+      for (const n of node) visit(n, ns);
+      return;
+    }
     if (!node || typeof node !== 'object') return;
     const n = node as {
       type?: unknown;
