@@ -77,7 +77,8 @@ export class Histogram extends Metric {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
     for (const [k, s] of this.series) {
       const sep = k ? `${k},` : '';
-      for (const [i, b] of this.buckets.entries()) lines.push(`${this.name}_bucket{${sep}le="${b}"} ${s.counts[i]}`);
+      for (const [i, b] of this.buckets.entries())
+        lines.push(`${this.name}_bucket{${sep}le="${b}"} ${s.counts[i]}`);
       lines.push(
         `${this.name}_bucket{${sep}le="+Inf"} ${s.count}`,
         `${this.name}_sum${k ? `{${k}}` : ''} ${s.sum}`,
@@ -104,8 +105,23 @@ export class MetricsRegistry {
     return metric;
   }
   render(): string {
-    const rss = process.memoryUsage().rss;
-    return `${[...this.metrics.flatMap((m) => m.render()), '# HELP process_resident_memory_bytes Resident memory size in bytes.', '# TYPE process_resident_memory_bytes gauge', `process_resident_memory_bytes ${rss}`].join('\n')}\n`;
+    const memory = process.memoryUsage();
+    const gauges: [string, string, number][] = [
+      ['process_resident_memory_bytes', 'Resident memory size in bytes.', memory.rss],
+      ['nodejs_heap_used_bytes', 'V8 heap in use, in bytes.', memory.heapUsed],
+      ['nodejs_heap_total_bytes', 'V8 heap reserved, in bytes.', memory.heapTotal],
+      [
+        'nodejs_external_memory_bytes',
+        'Memory of Buffers and other objects outside the V8 heap, in bytes.',
+        memory.external,
+      ],
+    ];
+    const process_ = gauges.flatMap(([name, help, value]) => [
+      `# HELP ${name} ${help}`,
+      `# TYPE ${name} gauge`,
+      `${name} ${value}`,
+    ]);
+    return `${[...this.metrics.flatMap((m) => m.render()), ...process_].join('\n')}\n`;
   }
   /** Serves GET /metrics (and GET /health) on host:port; port 0 picks a free one. */
   serve(port: number, host = '127.0.0.1'): Promise<Server> {

@@ -60,22 +60,12 @@ export function sinkMetrics(registry: MetricsRegistry): SinkMetrics {
   };
 }
 
-/** Splits records into chunks of at most maxRows records and maxBytes bytes (at least one record each). */
-export function chunk(records: SinkRecord[], maxRows: number, maxBytes: number): SinkRecord[][] {
-  const chunks: SinkRecord[][] = [];
-  let current: SinkRecord[] = [];
-  let bytes = 0;
-  for (const record of records) {
-    if (current.length > 0 && (current.length >= maxRows || bytes + record.bytes > maxBytes)) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(record);
-    bytes += record.bytes;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
+/**
+ * Estimated memory of one decoded record in flight (its object, the SinkRecord, the row the
+ * sink builds): measured here at about 16× the Avro bytes plus a fixed 512 bytes.
+ */
+export function decodedSize(avroBytes: number): number {
+  return 512 + 16 * avroBytes;
 }
 
 export class SinkRunner {
@@ -91,6 +81,8 @@ export class SinkRunner {
   private readonly stored = new Map<string, bigint | undefined>();
   private readonly stopping = new AbortController();
   private paused = false;
+  /** Estimated memory one chunk of decoded records may take. */
+  private readonly chunkMemory: number;
 
   constructor(options: RunnerOptions) {
     this.options = options;
@@ -100,6 +92,7 @@ export class SinkRunner {
     this.decoder = new Decoder(options.config);
     this.dlq = new DeadLetterQueue(this.kafka, options.config.sink.deadLetterTopic, options.sink.name);
     this.policy = { initialMs: options.config.sink.retryInitialMs, maxMs: options.config.sink.retryMaxMs };
+    this.chunkMemory = Math.floor(options.config.sink.memoryBytes / (2 * options.config.sink.concurrency));
   }
 
   private retry<T>(what: string, fn: () => Promise<T>, heartbeat?: () => Promise<void>): Promise<T> {
@@ -147,14 +140,18 @@ export class SinkRunner {
     await this.retry(`connecting ${sink.name}`, () => sink.connect());
 
     const { batchMaxBytes, batchMaxWaitMs, memoryBytes, concurrency } = config.sink;
+    // The memory budget: half for decoded chunks in flight; the fetch gets 1/16 of it in bytes,
+    // because kafkajs holds each fetched message as objects of ~300 bytes plus its data (for
+    // small records ~6x their size, and a second fetch may be in flight).
+    const fetchBytes = Math.max(64 * 1024, Math.floor(memoryBytes / 16));
     this.consumer = this.kafka.consumer({
       groupId: group,
-      sessionTimeout: 30_000,
+      sessionTimeout: config.sink.sessionTimeoutMs,
       heartbeatInterval: 3_000,
-      minBytes: Math.min(1024 * 1024, batchMaxBytes),
+      minBytes: Math.min(1024 * 1024, batchMaxBytes, fetchBytes),
       maxWaitTimeInMs: batchMaxWaitMs,
-      maxBytesPerPartition: Math.min(batchMaxBytes, memoryBytes),
-      maxBytes: memoryBytes,
+      maxBytesPerPartition: Math.min(batchMaxBytes, fetchBytes),
+      maxBytes: fetchBytes,
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
       this.stored.clear();
@@ -187,44 +184,17 @@ export class SinkRunner {
     }
     const floor = this.stored.get(tp);
     const letters: DeadLetter[] = [];
-    const records: SinkRecord[] = [];
-    for (const message of batch.messages) {
-      const offset = BigInt(message.offset);
-      if (floor !== undefined && offset <= floor) continue;
-      this.m.recordsIn.inc({ topic });
-      try {
-        const decoded = await this.retry(
-          'fetching a schema',
-          () => this.decoder.decode(message.value),
-          heartbeat,
-        );
-        records.push({
-          topic,
-          partition,
-          offset,
-          timestamp: Number(message.timestamp),
-          key: message.key ? message.key.toString('utf8') : null,
-          value: decoded.value,
-          schemaId: decoded.schema.id,
-          schema: decoded.schema.schema,
-          bytes: message.value?.length ?? 0,
-        });
-      } catch (error) {
-        if (!(error instanceof PoisonError)) throw error;
-        letters.push({
-          topic,
-          partition,
-          offset,
-          key: message.key,
-          value: message.value,
-          kind: error.kind,
-          reason: error.message,
-        });
-      }
-    }
-
-    for (const part of chunk(records, config.sink.batchMaxRows, config.sink.batchMaxBytes)) {
-      if (isStale()) return; // the partition moved to another member: commit nothing
+    // Decoded records are held one chunk at a time: memory follows the chunk, not the fetch.
+    let chunk: SinkRecord[] = [];
+    let chunkBytes = 0;
+    let chunkMemory = 0;
+    const flush = async (): Promise<boolean> => {
+      if (chunk.length === 0) return true;
+      if (isStale()) return false; // the partition moved to another member: commit nothing
+      const part = chunk;
+      chunk = [];
+      chunkBytes = 0;
+      chunkMemory = 0;
       const started = process.hrtime.bigint();
       const result = await this.retry(
         `writing to ${sink.name}`,
@@ -246,7 +216,55 @@ export class SinkRunner {
         });
       }
       this.stored.set(tp, (part.at(-1) as SinkRecord).offset);
+      return true;
+    };
+
+    for (const message of batch.messages) {
+      const offset = BigInt(message.offset);
+      if (floor !== undefined && offset <= floor) continue;
+      this.m.recordsIn.inc({ topic });
+      const bytes = message.value?.length ?? 0;
+      if (
+        chunk.length > 0 &&
+        (chunk.length >= config.sink.batchMaxRows ||
+          chunkBytes + bytes > config.sink.batchMaxBytes ||
+          chunkMemory >= this.chunkMemory)
+      ) {
+        if (!(await flush())) return;
+      }
+      try {
+        const decoded = await this.retry(
+          'fetching a schema',
+          () => this.decoder.decode(message.value),
+          heartbeat,
+        );
+        chunk.push({
+          topic,
+          partition,
+          offset,
+          timestamp: Number(message.timestamp),
+          key: message.key ? message.key.toString('utf8') : null,
+          value: decoded.value,
+          schemaId: decoded.schema.id,
+          schema: decoded.schema.schema,
+          bytes,
+        });
+        chunkBytes += bytes;
+        chunkMemory += decodedSize(bytes);
+      } catch (error) {
+        if (!(error instanceof PoisonError)) throw error;
+        letters.push({
+          topic,
+          partition,
+          offset,
+          key: message.key,
+          value: message.value,
+          kind: error.kind,
+          reason: error.message,
+        });
+      }
     }
+    if (!(await flush())) return;
 
     if (letters.length > 0) {
       await this.retry('sending dead letters', () => this.dlq.send(letters), heartbeat);

@@ -180,17 +180,24 @@ export const schema = {
         'Longest a fetch waits for more data before the records are written (latency vs. batch size).',
     }),
     memoryBytes: setting.int({
-      default: 32 * 1024 * 1024,
-      min: 1024 * 1024,
-      max: 4 * 1024 * 1024 * 1024,
+      default: 64 * 1024 * 1024,
+      min: 4 * 1024 * 1024,
+      max: 16 * 1024 * 1024 * 1024,
       description:
-        'Bound on fetched, unwritten record bytes (the fetch size); decoded records take several times this in memory.',
+        'Memory budget for records in flight (fetch and decoded chunks). The sink caps its V8 heap at 48 MiB + 2 × this; its RSS stays under 192 MiB + 3 × this.',
     }),
     concurrency: setting.int({
       default: 2,
       min: 1,
       max: 64,
       description: 'Partitions written at the same time.',
+    }),
+    sessionTimeoutMs: setting.int({
+      default: 10_000,
+      min: 6_000,
+      max: 300_000,
+      description:
+        'Consumer group session timeout: how soon the partitions of a sink that died (kill -9) move on.',
     }),
     retryInitialMs: setting.int({
       default: 500,

@@ -19,6 +19,28 @@ export function sinkTopics(config: Config, flag?: string): string[] {
   return RECORD_KINDS.map((kind) => topicName(config, kind));
 }
 
+/** The V8 heap cap for a sink with this memory budget (MiB): garbage is collected before RSS grows. */
+export function sinkHeapMiB(memoryBytes: number): number {
+  return 48 + Math.ceil((2 * memoryBytes) / (1024 * 1024));
+}
+
+/**
+ * Re-runs this process in place (same pid, so supervisors and signals still reach it) with
+ * the heap capped for the memory budget, unless a cap was given already.
+ */
+function capHeap(memoryBytes: number): void {
+  const capped =
+    process.execArgv.some((a) => a.startsWith('--max-old-space-size')) ||
+    (process.env.NODE_OPTIONS ?? '').includes('--max-old-space-size');
+  if (capped || typeof process.execve !== 'function') return;
+  const heap = [`--max-old-space-size=${sinkHeapMiB(memoryBytes)}`, '--max-semi-space-size=4'];
+  process.execve(
+    process.execPath,
+    [process.execPath, ...process.execArgv, ...heap, ...process.argv.slice(1)],
+    process.env,
+  );
+}
+
 export const sinkCommand: Command = {
   path: ['sink'],
   argsUsage: '<name>',
@@ -43,6 +65,7 @@ export const sinkCommand: Command = {
     const name = ctx.args[0];
     if (!name) throw new UsageError('which sink?', `chatstream sink <${SINKS.map((s) => s.name).join('|')}>`);
     const definition = sinkByName(name);
+    capHeap(ctx.config.sink.memoryBytes);
     const log = ctx.log.child(`sink.${name}`);
     const group =
       (ctx.flags.group as string | undefined) ?? ctx.config.sink.group ?? `chatstream-sink-${name}`;

@@ -9,11 +9,11 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createLogger } from '../../core/log.ts';
-import { type Config, loadConfig } from '../../core/settings.ts';
 import { RetriableError } from '../../consumers/errors.ts';
 import { SinkRunner } from '../../consumers/runner.ts';
 import type { Batch, Sink, SinkDefinition } from '../../consumers/sink.ts';
+import { createLogger } from '../../core/log.ts';
+import { type Config, loadConfig } from '../../core/settings.ts';
 import { createKafka, withAdmin } from '../../kafka/client.ts';
 import { uniqueName } from './names.ts';
 import { createTopic, produceAvro, produceRaw } from './produce.ts';
@@ -101,12 +101,22 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60
   assert.fail(`timed out waiting for ${what}`);
 }
 
-export function sinkConformance(definition: SinkDefinition, makeReadBack: (config: Config) => ReadBack, configure: (c: Config) => Config = (c) => c): void {
+export function sinkConformance(
+  definition: SinkDefinition,
+  makeReadBack: (config: Config) => ReadBack,
+  configure: (c: Config) => Config = (c) => c,
+): void {
   describe(`sink conformance: ${definition.name}`, () => {
     const base = configure(loadConfig());
     const config: Config = {
       ...base,
-      sink: { ...base.sink, batchMaxWaitMs: 200, retryInitialMs: 50, retryMaxMs: 200, deadLetterTopic: uniqueName('dlq') },
+      sink: {
+        ...base.sink,
+        batchMaxWaitMs: 200,
+        retryInitialMs: 50,
+        retryMaxMs: 200,
+        deadLetterTopic: uniqueName('dlq'),
+      },
     };
     const log = createLogger(`conformance.${definition.name}`);
     const readBack = makeReadBack(config);
@@ -143,7 +153,10 @@ export function sinkConformance(definition: SinkDefinition, makeReadBack: (confi
       await produceAvro(config, topic, V1, items(0, 3000), (v) => String(v.id));
       const runner = await start(topic, group);
       await until('3000 visible records', async () => (await readBack.visible(topic)) === 3000);
-      await until('committed offsets at the end', async () => (await committed(config, group, topic)) === 3000);
+      await until(
+        'committed offsets at the end',
+        async () => (await committed(config, group, topic)) === 3000,
+      );
       const text = runner.metrics.render();
       assert.match(text, new RegExp(`chatstream_sink_records_out_total\\{topic="${topic}"\\} 3000`));
       assert.match(text, new RegExp(`chatstream_sink_records_in_total\\{topic="${topic}"\\} 3000`));
@@ -171,8 +184,14 @@ export function sinkConformance(definition: SinkDefinition, makeReadBack: (confi
       assert.equal(await committed(config, group, topic), 0, 'no offset moved while the sink failed');
       assert.ok(sink.failuresLeft > 0, 'the check ran while the sink was still failing');
       await until('all 500 records', async () => (await readBack.visible(topic)) === 500);
-      await until('committed offsets at the end', async () => (await committed(config, group, topic)) === 500);
-      assert.ok(Number(/chatstream_sink_retries_total\{sink="[^"]+"\} (\d+)/.exec(runner.metrics.render())?.[1]) >= 20);
+      await until(
+        'committed offsets at the end',
+        async () => (await committed(config, group, topic)) === 500,
+      );
+      assert.ok(
+        Number(/chatstream_sink_retries_total\{sink="[^"]+"\} (\d+)/.exec(runner.metrics.render())?.[1]) >=
+          20,
+      );
       await stop(runner);
     });
 
@@ -188,7 +207,10 @@ export function sinkConformance(definition: SinkDefinition, makeReadBack: (confi
       await stop(first);
       const second = await start(topic, group);
       await until('1000 visible records', async () => (await readBack.visible(topic)) === 1000);
-      await until('committed offsets at the end', async () => (await committed(config, group, topic)) === 1000);
+      await until(
+        'committed offsets at the end',
+        async () => (await committed(config, group, topic)) === 1000,
+      );
       const { distinct } = await readBack.stored(topic);
       assert.equal(distinct, 1000);
       await sleep(500);
@@ -210,7 +232,10 @@ export function sinkConformance(definition: SinkDefinition, makeReadBack: (confi
       await produceAvro(config, topic, V1, items(100, 100), (v) => String(v.id));
       const runner = await start(topic, group);
       await until('200 good records', async () => (await readBack.visible(topic)) === 200);
-      await until('committed offsets at the end', async () => (await committed(config, group, topic)) === 203);
+      await until(
+        'committed offsets at the end',
+        async () => (await committed(config, group, topic)) === 203,
+      );
 
       const consumer = createKafka(config, { role: 'test' }).consumer({ groupId: uniqueName('dlq-reader') });
       await consumer.connect();
@@ -219,7 +244,9 @@ export function sinkConformance(definition: SinkDefinition, makeReadBack: (confi
       await new Promise<void>((resolve) => {
         consumer.run({
           eachMessage: async ({ message }) => {
-            const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
+            const headers = Object.fromEntries(
+              Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]),
+            );
             if (headers['dlq.topic'] === topic) letters.push({ ...headers, key: String(message.key) });
             if (letters.length === 3) resolve();
           },
@@ -235,7 +262,10 @@ export function sinkConformance(definition: SinkDefinition, makeReadBack: (confi
       assert.match(byKey['bad-2']?.['dlq.reason'] ?? '', /schema id 2147483632 is not in the registry/);
       assert.equal(byKey['bad-3']?.['dlq.kind'], 'undecodable');
       assert.equal(byKey['bad-3']?.['dlq.sink'], definition.name);
-      assert.match(runner.metrics.render(), new RegExp(`chatstream_sink_dead_letters_total\\{topic="${topic}",kind="undecodable"\\} 2`));
+      assert.match(
+        runner.metrics.render(),
+        new RegExp(`chatstream_sink_dead_letters_total\\{topic="${topic}",kind="undecodable"\\} 2`),
+      );
       await stop(runner);
     });
 

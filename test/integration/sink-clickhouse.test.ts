@@ -26,15 +26,21 @@ function clickhouseReadBack(config: Config): ReadBack {
   };
   return {
     async visible(topic) {
-      const [row] = await rows<{ c: string }>(`SELECT count() AS c FROM ${db}.${quoteIdent(`${tableName(topic)}_dedup`)}`);
+      const [row] = await rows<{ c: string }>(
+        `SELECT count() AS c FROM ${db}.${quoteIdent(`${tableName(topic)}_dedup`)}`,
+      );
       return Number(row?.c ?? 0);
     },
     async stored(topic) {
-      const [row] = await rows<{ d: string; r: string }>(`SELECT uniqExact(_partition, _offset) AS d, count() AS r FROM ${db}.${quoteIdent(tableName(topic))}`);
+      const [row] = await rows<{ d: string; r: string }>(
+        `SELECT uniqExact(_partition, _offset) AS d, count() AS r FROM ${db}.${quoteIdent(tableName(topic))}`,
+      );
       return { distinct: Number(row?.d ?? 0), rows: Number(row?.r ?? 0) };
     },
     async field(topic, field) {
-      const found = await rows<{ id: string; v: string | null }>(`SELECT id, toString(${quoteIdent(field)}) AS v FROM ${db}.${quoteIdent(`${tableName(topic)}_dedup`)}`);
+      const found = await rows<{ id: string; v: string | null }>(
+        `SELECT id, toString(${quoteIdent(field)}) AS v FROM ${db}.${quoteIdent(`${tableName(topic)}_dedup`)}`,
+      );
       return new Map(found.map((r) => [r.id, r.v]));
     },
     close: () => client.close(),
@@ -46,13 +52,20 @@ sinkConformance(clickhouseSink, clickhouseReadBack);
 test('ClickHouse tables: ReplacingMergeTree ordered by the record key, partitioned by month, Kafka metadata columns', async () => {
   const { loadConfig } = await import('../../core/settings.ts');
   const config = loadConfig();
-  const client = createClient({ url: config.clickhouse.url, username: config.clickhouse.user, password: config.clickhouse.password });
-  const query = async (sql: string) => (await (await client.query({ query: sql, format: 'JSONEachRow' })).json()) as Record<string, string>[];
+  const client = createClient({
+    url: config.clickhouse.url,
+    username: config.clickhouse.user,
+    password: config.clickhouse.password,
+  });
+  const query = async (sql: string) =>
+    (await (await client.query({ query: sql, format: 'JSONEachRow' })).json()) as Record<string, string>[];
   const [table] = await query(
     `SELECT name FROM system.tables WHERE database = '${config.clickhouse.database}' AND name LIKE 'conf\\_evolve%' AND engine = 'ReplacingMergeTree' LIMIT 1`,
   );
   assert.ok(table?.name, 'the evolution test left its table');
-  const [ddl] = await query(`SHOW CREATE TABLE ${quoteIdent(config.clickhouse.database)}.${quoteIdent(table.name)}`);
+  const [ddl] = await query(
+    `SHOW CREATE TABLE ${quoteIdent(config.clickhouse.database)}.${quoteIdent(table.name)}`,
+  );
   const text = Object.values(ddl ?? {})[0] ?? '';
   await client.close();
   assert.match(text, /ENGINE = ReplacingMergeTree/);
@@ -60,7 +73,16 @@ test('ClickHouse tables: ReplacingMergeTree ordered by the record key, partition
   assert.match(text, /ORDER BY \(_key, _topic, _partition, _offset\)/);
   // Servers differ in quoting names in SHOW CREATE (18.16 does not): compare without backquotes.
   const plain = text.replace(/`/g, '');
-  for (const column of ['id String', 'n Int64', 'note Nullable(String)', 'score Nullable(Float64)', '_topic String', '_partition Int32', '_offset Int64', '_key String']) {
+  for (const column of [
+    'id String',
+    'n Int64',
+    'note Nullable(String)',
+    'score Nullable(Float64)',
+    '_topic String',
+    '_partition Int32',
+    '_offset Int64',
+    '_key String',
+  ]) {
     assert.ok(plain.includes(column), `${column} in ${text}`);
   }
   assert.match(plain, /created_time DateTime(64\(3, 'UTC'\)|\('UTC'\))/);
