@@ -87,3 +87,47 @@ test('ClickHouse tables: ReplacingMergeTree ordered by the record key, partition
   }
   assert.match(plain, /created_time DateTime(64\(3, 'UTC'\)|\('UTC'\))/);
 });
+
+test('curated Freshchat schemas land in ClickHouse: real messages, nested parts as JSON, absent records NULL', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { loadConfig, PROJECT_ROOT } = await import('../../core/settings.ts');
+  const { kindOf, latestSchema } = await import('../../schemas/catalog.ts');
+  const { conform } = await import('../../schemas/conform.ts');
+  const { SinkRunner } = await import('../../consumers/runner.ts');
+  const { createLogger } = await import('../../core/log.ts');
+  const { createTopic, produceAvro } = await import('../helpers/produce.ts');
+  const { uniqueName } = await import('../helpers/names.ts');
+  const config = loadConfig();
+  const fixture = (name: string) => JSON.parse(readFileSync(join(PROJECT_ROOT, 'test', 'fixtures', 'freshchat', name), 'utf8'));
+  const topic = uniqueName('fc_messages');
+  const schema = JSON.parse(latestSchema(kindOf('freshchat.messages')).text);
+  const message = conform(schema, fixture('message.json')).value as Record<string, unknown>;
+  const withoutReply = conform(schema, { ...fixture('message.json'), id: 'm-2', in_reply_to: undefined }).value as Record<string, unknown>;
+  await createTopic(config, topic, 1);
+  await produceAvro(config, topic, schema, [message, withoutReply], (v) => String(v.id), { timestamp: (v) => Number(v.created_time) });
+  const runner = new SinkRunner({ config, sink: clickhouseSink.create({ config, log: createLogger('test') }), log: createLogger('test'), topics: [topic], group: uniqueName('g') });
+  await runner.start();
+  const client = createClient({ url: config.clickhouse.url, username: config.clickhouse.user, password: config.clickhouse.password, log: { level: ClickHouseLogLevel.OFF } });
+  const view = `${quoteIdent(config.clickhouse.database)}.${quoteIdent(`${tableName(topic)}_dedup`)}`;
+  let rows: Record<string, unknown>[] = [];
+  for (let i = 0; i < 100 && rows.length < 2; i++) {
+    try {
+      rows = (await (await client.query({ query: `SELECT * FROM ${view} ORDER BY id`, format: 'JSONEachRow' })).json()) as Record<string, unknown>[];
+    } catch {}
+    if (rows.length < 2) await new Promise((r) => setTimeout(r, 200));
+  }
+  await runner.stop();
+  await client.close();
+  assert.equal(rows.length, 2);
+  const [first, second] = rows as [Record<string, unknown>, Record<string, unknown>];
+  assert.equal(first.id, '7c6e8673-def2-4894-aef9-3daadda61542');
+  assert.match(String(first.created_time), /^2025-07-10 19:47:55/);
+  assert.equal(first.restrictResponse, 0);
+  assert.equal(first.in_reply_to, '{"message_id":"6c03caf2-a37f-45a2-a9a3-6e03aa7b85f5"}');
+  assert.equal(second.in_reply_to, null, 'an absent optional record is NULL');
+  const parts = JSON.parse(String(first.message_parts));
+  assert.equal(parts[0].text.content, 'hello world ✓ 안녕');
+  assert.equal(first.meta_data, '{"isResolved":"true"}');
+  assert.match(String(first._timestamp), /^2025-07-10 19:47:55/, 'the Kafka record time is the event time');
+});

@@ -58,10 +58,11 @@ function toJson(value: unknown): string {
   );
 }
 
+/** JSON text in a String column; it may still be made Nullable by an enclosing ["null", …]. */
 const json = (nullable: boolean): Mapped => ({
   type: nullable ? 'Nullable(String)' : 'String',
   convert: (v) => (v === null || v === undefined ? (nullable ? null : '') : toJson(v)),
-  nullable: false,
+  nullable: !nullable,
   scalar: false,
 });
 

@@ -48,7 +48,7 @@ export function classify(error: unknown): Error {
     return new PoisonError('bad_data', `ClickHouse ${BAD_DATA_CODES.get(code)} (${code}): ${message}`);
   if (code !== undefined && FATAL_CODES.has(code))
     return new Error(
-      `ClickHouse ${FATAL_CODES.get(code)} (${code}): ${message}; check CHATSTREAM_CLICKHOUSE_USER / _PASSWORD`,
+      `ClickHouse ${FATAL_CODES.get(code)} (${code}): ${message}; check CHATSTREAM_CLICKHOUSE_USER and CHATSTREAM_CLICKHOUSE_PASSWORD`,
     );
   if (isNetworkError(error))
     return new RetriableError(`ClickHouse unreachable: ${message}`, { cause: error });

@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { isRetriable, PoisonError, RetriableError } from '../../consumers/errors.ts';
+import { MetricsRegistry } from '../../consumers/metrics.ts';
+import { backoffMs, withRetries } from '../../consumers/retry.ts';
+import { decodedSize } from '../../consumers/runner.ts';
+import type { AvroRecordSchema } from '../../consumers/sink.ts';
+import { addColumnsSql, columnsOf, createTableSql, formatDateTime, quoteString, tableName } from '../../consumers/sinks/clickhouse/schema.ts';
+import { classify } from '../../consumers/sinks/clickhouse/service.ts';
+import { detectCapabilities } from '../../consumers/sinks/clickhouse/sink.ts';
+
+const OLD = detectCapabilities('18.16.1');
+const NEW = detectCapabilities('25.8.3.66');
+
+const schema: AvroRecordSchema = {
+  type: 'record',
+  name: 'T',
+  fields: [
+    { name: 's', type: 'string' },
+    { name: 'i', type: 'int' },
+    { name: 'l', type: 'long' },
+    { name: 'f', type: 'float' },
+    { name: 'd', type: 'double' },
+    { name: 'b', type: 'boolean' },
+    { name: 'ts', type: { type: 'long', logicalType: 'timestamp-millis' } },
+    { name: 'ots', type: ['null', { type: 'long', logicalType: 'timestamp-millis' }], default: null },
+    { name: 'day', type: { type: 'int', logicalType: 'date' } },
+    { name: 'e', type: { type: 'enum', name: 'E', symbols: ['A', 'B'] } },
+    { name: 'os', type: ['null', 'string'], default: null },
+    { name: 'tags', type: { type: 'array', items: 'string' } },
+    { name: 'otags', type: ['null', { type: 'array', items: 'long' }], default: null },
+    { name: 'rec', type: { type: 'record', name: 'R', fields: [{ name: 'x', type: 'int' }] } },
+    { name: 'orec', type: ['null', 'R'], default: null },
+    { name: 'm', type: { type: 'map', values: 'string' } },
+    { name: 'u', type: ['null', 'long', 'string'], default: null },
+    { name: 'parts', type: { type: 'array', items: 'R' } },
+  ],
+};
+
+test('the documented Avro → ClickHouse type mapping, on 18.16 and on a current server', () => {
+  const types = (caps: typeof OLD) => Object.fromEntries(columnsOf(schema, caps).map((c) => [c.name, c.type]));
+  assert.deepEqual(types(OLD), {
+    s: 'String',
+    i: 'Int32',
+    l: 'Int64',
+    f: 'Float32',
+    d: 'Float64',
+    b: 'UInt8',
+    ts: "DateTime('UTC')",
+    ots: "Nullable(DateTime('UTC'))",
+    day: 'Date',
+    e: 'String',
+    os: 'Nullable(String)',
+    tags: 'Array(String)',
+    otags: 'Array(Int64)',
+    rec: 'String',
+    orec: 'Nullable(String)',
+    m: 'String',
+    u: 'Nullable(String)',
+    parts: 'String',
+  });
+  assert.equal(types(NEW).ts, "DateTime64(3, 'UTC')");
+  assert.equal(types(NEW).ots, "Nullable(DateTime64(3, 'UTC'))");
+});
+
+test('values convert to what JSONEachRow expects', () => {
+  const convert = (caps: typeof OLD) => Object.fromEntries(columnsOf(schema, caps).map((c) => [c.name, c.convert]));
+  const c = convert(OLD);
+  assert.equal(c.b?.(true), 1);
+  assert.equal(c.ts?.(1669114523126), '2022-11-22 10:55:23');
+  assert.equal(convert(NEW).ts?.(1669114523126), '2022-11-22 10:55:23.126');
+  assert.equal(c.ots?.(null), null);
+  assert.equal(c.day?.(19000), '2022-01-08');
+  assert.deepEqual(c.otags?.(null), [], 'a null list is an empty list');
+  assert.equal(c.rec?.({ x: 1 }), '{"x":1}');
+  assert.equal(c.orec?.(null), null);
+  assert.equal(c.m?.({ k: 'v' }), '{"k":"v"}');
+  assert.equal(c.u?.(5), '5');
+  assert.equal(formatDateTime(0, OLD), '1970-01-01 00:00:00');
+});
+
+test('DDL: ReplacingMergeTree ordered by the record key, partitioned by month, metadata columns; ADD COLUMN lists', () => {
+  const ddl = createTableSql('chat', 'freshchat_messages', [{ name: 'id', type: 'String' }], OLD);
+  assert.match(ddl, /CREATE TABLE IF NOT EXISTS `chat`\.`freshchat_messages`/);
+  assert.match(ddl, /`_timestamp` DateTime\('UTC'\)/);
+  assert.match(ddl, /ENGINE = ReplacingMergeTree\(\)\nPARTITION BY toYYYYMM\(_timestamp\)\nORDER BY \(_key, _topic, _partition, _offset\)/);
+  assert.equal(addColumnsSql('chat', 't', [{ name: 'a', type: 'String' }, { name: 'b', type: 'Nullable(Int64)' }]), 'ALTER TABLE `chat`.`t` ADD COLUMN `a` String, ADD COLUMN `b` Nullable(Int64)');
+  assert.equal(tableName('prod.freshchat.messages'), 'prod_freshchat_messages');
+  assert.equal(quoteString("it's \\ ok"), "'it\\'s \\\\ ok'");
+  assert.equal(detectCapabilities('20.1.2').dateTime64, true);
+  assert.equal(detectCapabilities('19.17.9').dateTime64, false);
+});
+
+test('ClickHouse errors map to decisions through the table: bad data, fatal, retriable', () => {
+  const bad = classify(Object.assign(new Error('Cannot parse input'), { code: '27' }));
+  assert.ok(bad instanceof PoisonError && bad.kind === 'bad_data' && /CANNOT_PARSE_INPUT_ASSERTION_FAILED \(27\)/.test(bad.message));
+  const auth = classify(Object.assign(new Error('Authentication failed'), { code: '516' }));
+  assert.ok(!isRetriable(auth) && !(auth instanceof PoisonError) && /CHATSTREAM_CLICKHOUSE_PASSWORD/.test(auth.message));
+  assert.ok(isRetriable(classify(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8123'), { code: 'ECONNREFUSED' }))));
+  assert.ok(isRetriable(classify(Object.assign(new Error('Too many parts'), { code: '252' }))));
+  assert.ok(isRetriable(classify(new Error('Code: 241, e.displayText() = DB::Exception: Memory limit exceeded'))));
+});
+
+test('back-off grows exponentially with jitter up to the cap; only retriable errors are retried', async () => {
+  const policy = { initialMs: 100, maxMs: 1000 };
+  assert.equal(backoffMs(0, policy, () => 0), 50);
+  assert.equal(backoffMs(0, policy, () => 1), 100);
+  assert.equal(backoffMs(3, policy, () => 1), 800);
+  assert.equal(backoffMs(10, policy, () => 1), 1000);
+  let calls = 0;
+  const result = await withRetries(
+    async () => {
+      calls += 1;
+      if (calls < 3) throw new RetriableError('not yet');
+      return 'done';
+    },
+    { initialMs: 1, maxMs: 2 },
+  );
+  assert.deepEqual([result, calls], ['done', 3]);
+  calls = 0;
+  await assert.rejects(
+    withRetries(async () => {
+      calls += 1;
+      throw new Error('a bug');
+    }, policy),
+    /a bug/,
+  );
+  assert.equal(calls, 1, 'programming errors are never retried');
+});
+
+test('metrics render in the Prometheus text format', () => {
+  const registry = new MetricsRegistry();
+  registry.counter('c_total', 'A counter.').inc({ topic: 'a"b' }, 2);
+  registry.gauge('g', 'A gauge.').set({ partition: 1 }, 5);
+  registry.histogram('h_seconds', 'A histogram.', [0.1, 1]).observe({ topic: 't' }, 0.5);
+  const text = registry.render();
+  assert.match(text, /# TYPE c_total counter\nc_total\{topic="a\\"b"\} 2/);
+  assert.match(text, /g\{partition="1"\} 5/);
+  assert.match(text, /h_seconds_bucket\{topic="t",le="0.1"\} 0\nh_seconds_bucket\{topic="t",le="1"\} 1\nh_seconds_bucket\{topic="t",le="\+Inf"\} 1/);
+  assert.match(text, /process_resident_memory_bytes \d+/);
+  assert.equal(decodedSize(100), 2112);
+});
