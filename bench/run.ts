@@ -11,9 +11,11 @@ import { Stack } from '../stack/stack.ts';
 import { avroEncode } from './cases/avro-encode.ts';
 import { clickhouseBaseline } from './cases/clickhouse-baseline.ts';
 import { kafkaBaseline } from './cases/kafka-baseline.ts';
+import { sinkLatency } from './cases/sink-latency.ts';
+import { sinkThroughput } from './cases/sink-throughput.ts';
 import type { BenchCase, BenchRow } from './types.ts';
 
-const cases: BenchCase[] = [kafkaBaseline, clickhouseBaseline, avroEncode];
+const cases: BenchCase[] = [kafkaBaseline, clickhouseBaseline, avroEncode, sinkThroughput, sinkLatency];
 
 const config = loadConfig();
 configureLogging({

@@ -21,19 +21,10 @@ export interface Decoded {
   value: Record<string, unknown>;
 }
 
-/** Avro record instances → plain objects (recursively), so sinks see ordinary data. */
-function plain(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(plain);
-  if (value && typeof value === 'object' && !Buffer.isBuffer(value)) {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(value)) out[k] = plain((value as Record<string, unknown>)[k]);
-    return out;
-  }
-  return value;
-}
-
 export class Decoder {
   private readonly cache = new Map<number, Promise<WriterSchema>>();
+  /** Schemas already fetched, for the synchronous fast path. */
+  private readonly known = new Map<number, WriterSchema>();
   private readonly url: string;
   private readonly headers: Record<string, string>;
 
@@ -76,12 +67,15 @@ export class Decoder {
     if (!found) {
       found = this.fetchSchema(id);
       this.cache.set(id, found);
-      found.catch(() => this.cache.delete(id));
+      found.then(
+        (schema) => this.known.set(id, schema),
+        () => this.cache.delete(id),
+      );
     }
     return found;
   }
 
-  async decode(bytes: Buffer | null): Promise<Decoded> {
+  private check(bytes: Buffer | null): asserts bytes is Buffer {
     if (!bytes || bytes.length < 5)
       throw new PoisonError(
         'undecodable',
@@ -92,16 +86,28 @@ export class Decoder {
         'undecodable',
         `value starts with byte ${bytes[0]}, not the wire format's magic byte 0`,
       );
-    const schema = await this.schema(bytes.readInt32BE(1));
-    let value: unknown;
+  }
+
+  private read(schema: WriterSchema, bytes: Buffer): Decoded {
     try {
-      value = schema.type.fromBuffer(bytes.subarray(5));
+      return { schema, value: schema.type.fromBuffer(bytes.subarray(5)) as Record<string, unknown> };
     } catch (error) {
       throw new PoisonError(
         'undecodable',
         `Avro decoding with schema id ${schema.id} failed: ${(error as Error).message}`,
       );
     }
-    return { schema, value: plain(value) as Record<string, unknown> };
+  }
+
+  /** Decodes without waiting when the schema is known already; undefined when it must be fetched. */
+  decodeKnown(bytes: Buffer | null): Decoded | undefined {
+    this.check(bytes);
+    const schema = this.known.get(bytes.readInt32BE(1));
+    return schema && this.read(schema, bytes);
+  }
+
+  async decode(bytes: Buffer | null): Promise<Decoded> {
+    this.check(bytes);
+    return this.read(await this.schema(bytes.readInt32BE(1)), bytes);
   }
 }

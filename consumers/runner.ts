@@ -233,11 +233,9 @@ export class SinkRunner {
         if (!(await flush())) return;
       }
       try {
-        const decoded = await this.retry(
-          'fetching a schema',
-          () => this.decoder.decode(message.value),
-          heartbeat,
-        );
+        const decoded =
+          this.decoder.decodeKnown(message.value) ??
+          (await this.retry('fetching a schema', () => this.decoder.decode(message.value), heartbeat));
         chunk.push({
           topic,
           partition,

@@ -17,7 +17,7 @@ export interface SinkRecord {
   /** Kafka record time, epoch milliseconds. */
   timestamp: number;
   key: string | null;
-  /** The decoded Avro value (records as plain objects, timestamp-millis as epoch ms). */
+  /** The decoded Avro value (avsc record objects; timestamp-millis as epoch ms, unions of null and T unwrapped). */
   value: Record<string, unknown>;
   /** Registry id of the writer schema, and the schema itself. */
   schemaId: number;

@@ -54,6 +54,10 @@ export function serverConfig(opts: {
   <uncompressed_cache_size>268435456</uncompressed_cache_size>
   <max_concurrent_queries>100</max_concurrent_queries>
   <mlock_executable>false</mlock_executable>
+  <!-- Kafka engine tables (librdkafka): a new consumer group starts at the earliest offset. -->
+  <kafka>
+    <auto_offset_reset>smallest</auto_offset_reset>
+  </kafka>
 </yandex>
 `;
 }

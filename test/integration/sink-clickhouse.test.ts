@@ -99,21 +99,38 @@ test('curated Freshchat schemas land in ClickHouse: real messages, nested parts 
   const { createTopic, produceAvro } = await import('../helpers/produce.ts');
   const { uniqueName } = await import('../helpers/names.ts');
   const config = loadConfig();
-  const fixture = (name: string) => JSON.parse(readFileSync(join(PROJECT_ROOT, 'test', 'fixtures', 'freshchat', name), 'utf8'));
+  const fixture = (name: string) =>
+    JSON.parse(readFileSync(join(PROJECT_ROOT, 'test', 'fixtures', 'freshchat', name), 'utf8'));
   const topic = uniqueName('fc_messages');
   const schema = JSON.parse(latestSchema(kindOf('freshchat.messages')).text);
   const message = conform(schema, fixture('message.json')).value as Record<string, unknown>;
-  const withoutReply = conform(schema, { ...fixture('message.json'), id: 'm-2', in_reply_to: undefined }).value as Record<string, unknown>;
+  const withoutReply = conform(schema, { ...fixture('message.json'), id: 'm-2', in_reply_to: undefined })
+    .value as Record<string, unknown>;
   await createTopic(config, topic, 1);
-  await produceAvro(config, topic, schema, [message, withoutReply], (v) => String(v.id), { timestamp: (v) => Number(v.created_time) });
-  const runner = new SinkRunner({ config, sink: clickhouseSink.create({ config, log: createLogger('test') }), log: createLogger('test'), topics: [topic], group: uniqueName('g') });
+  await produceAvro(config, topic, schema, [message, withoutReply], (v) => String(v.id), {
+    timestamp: (v) => Number(v.created_time),
+  });
+  const runner = new SinkRunner({
+    config,
+    sink: clickhouseSink.create({ config, log: createLogger('test') }),
+    log: createLogger('test'),
+    topics: [topic],
+    group: uniqueName('g'),
+  });
   await runner.start();
-  const client = createClient({ url: config.clickhouse.url, username: config.clickhouse.user, password: config.clickhouse.password, log: { level: ClickHouseLogLevel.OFF } });
+  const client = createClient({
+    url: config.clickhouse.url,
+    username: config.clickhouse.user,
+    password: config.clickhouse.password,
+    log: { level: ClickHouseLogLevel.OFF },
+  });
   const view = `${quoteIdent(config.clickhouse.database)}.${quoteIdent(`${tableName(topic)}_dedup`)}`;
   let rows: Record<string, unknown>[] = [];
   for (let i = 0; i < 100 && rows.length < 2; i++) {
     try {
-      rows = (await (await client.query({ query: `SELECT * FROM ${view} ORDER BY id`, format: 'JSONEachRow' })).json()) as Record<string, unknown>[];
+      rows = (await (
+        await client.query({ query: `SELECT * FROM ${view} ORDER BY id`, format: 'JSONEachRow' })
+      ).json()) as Record<string, unknown>[];
     } catch {}
     if (rows.length < 2) await new Promise((r) => setTimeout(r, 200));
   }

@@ -5,7 +5,14 @@ import { MetricsRegistry } from '../../consumers/metrics.ts';
 import { backoffMs, withRetries } from '../../consumers/retry.ts';
 import { decodedSize } from '../../consumers/runner.ts';
 import type { AvroRecordSchema } from '../../consumers/sink.ts';
-import { addColumnsSql, columnsOf, createTableSql, formatDateTime, quoteString, tableName } from '../../consumers/sinks/clickhouse/schema.ts';
+import {
+  addColumnsSql,
+  columnsOf,
+  createTableSql,
+  formatDateTime,
+  quoteString,
+  tableName,
+} from '../../consumers/sinks/clickhouse/schema.ts';
 import { classify } from '../../consumers/sinks/clickhouse/service.ts';
 import { detectCapabilities } from '../../consumers/sinks/clickhouse/sink.ts';
 
@@ -38,7 +45,8 @@ const schema: AvroRecordSchema = {
 };
 
 test('the documented Avro → ClickHouse type mapping, on 18.16 and on a current server', () => {
-  const types = (caps: typeof OLD) => Object.fromEntries(columnsOf(schema, caps).map((c) => [c.name, c.type]));
+  const types = (caps: typeof OLD) =>
+    Object.fromEntries(columnsOf(schema, caps).map((c) => [c.name, c.type]));
   assert.deepEqual(types(OLD), {
     s: 'String',
     i: 'Int32',
@@ -64,7 +72,8 @@ test('the documented Avro → ClickHouse type mapping, on 18.16 and on a current
 });
 
 test('values convert to what JSONEachRow expects', () => {
-  const convert = (caps: typeof OLD) => Object.fromEntries(columnsOf(schema, caps).map((c) => [c.name, c.convert]));
+  const convert = (caps: typeof OLD) =>
+    Object.fromEntries(columnsOf(schema, caps).map((c) => [c.name, c.convert]));
   const c = convert(OLD);
   assert.equal(c.b?.(true), 1);
   assert.equal(c.ts?.(1669114523126), '2022-11-22 10:55:23');
@@ -83,8 +92,17 @@ test('DDL: ReplacingMergeTree ordered by the record key, partitioned by month, m
   const ddl = createTableSql('chat', 'freshchat_messages', [{ name: 'id', type: 'String' }], OLD);
   assert.match(ddl, /CREATE TABLE IF NOT EXISTS `chat`\.`freshchat_messages`/);
   assert.match(ddl, /`_timestamp` DateTime\('UTC'\)/);
-  assert.match(ddl, /ENGINE = ReplacingMergeTree\(\)\nPARTITION BY toYYYYMM\(_timestamp\)\nORDER BY \(_key, _topic, _partition, _offset\)/);
-  assert.equal(addColumnsSql('chat', 't', [{ name: 'a', type: 'String' }, { name: 'b', type: 'Nullable(Int64)' }]), 'ALTER TABLE `chat`.`t` ADD COLUMN `a` String, ADD COLUMN `b` Nullable(Int64)');
+  assert.match(
+    ddl,
+    /ENGINE = ReplacingMergeTree\(\)\nPARTITION BY toYYYYMM\(_timestamp\)\nORDER BY \(_key, _topic, _partition, _offset\)/,
+  );
+  assert.equal(
+    addColumnsSql('chat', 't', [
+      { name: 'a', type: 'String' },
+      { name: 'b', type: 'Nullable(Int64)' },
+    ]),
+    'ALTER TABLE `chat`.`t` ADD COLUMN `a` String, ADD COLUMN `b` Nullable(Int64)',
+  );
   assert.equal(tableName('prod.freshchat.messages'), 'prod_freshchat_messages');
   assert.equal(quoteString("it's \\ ok"), "'it\\'s \\\\ ok'");
   assert.equal(detectCapabilities('20.1.2').dateTime64, true);
@@ -93,20 +111,46 @@ test('DDL: ReplacingMergeTree ordered by the record key, partitioned by month, m
 
 test('ClickHouse errors map to decisions through the table: bad data, fatal, retriable', () => {
   const bad = classify(Object.assign(new Error('Cannot parse input'), { code: '27' }));
-  assert.ok(bad instanceof PoisonError && bad.kind === 'bad_data' && /CANNOT_PARSE_INPUT_ASSERTION_FAILED \(27\)/.test(bad.message));
+  assert.ok(
+    bad instanceof PoisonError &&
+      bad.kind === 'bad_data' &&
+      /CANNOT_PARSE_INPUT_ASSERTION_FAILED \(27\)/.test(bad.message),
+  );
   const auth = classify(Object.assign(new Error('Authentication failed'), { code: '516' }));
-  assert.ok(!isRetriable(auth) && !(auth instanceof PoisonError) && /CHATSTREAM_CLICKHOUSE_PASSWORD/.test(auth.message));
-  assert.ok(isRetriable(classify(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8123'), { code: 'ECONNREFUSED' }))));
+  assert.ok(
+    !isRetriable(auth) &&
+      !(auth instanceof PoisonError) &&
+      /CHATSTREAM_CLICKHOUSE_PASSWORD/.test(auth.message),
+  );
+  assert.ok(
+    isRetriable(
+      classify(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8123'), { code: 'ECONNREFUSED' })),
+    ),
+  );
   assert.ok(isRetriable(classify(Object.assign(new Error('Too many parts'), { code: '252' }))));
-  assert.ok(isRetriable(classify(new Error('Code: 241, e.displayText() = DB::Exception: Memory limit exceeded'))));
+  assert.ok(
+    isRetriable(classify(new Error('Code: 241, e.displayText() = DB::Exception: Memory limit exceeded'))),
+  );
 });
 
 test('back-off grows exponentially with jitter up to the cap; only retriable errors are retried', async () => {
   const policy = { initialMs: 100, maxMs: 1000 };
-  assert.equal(backoffMs(0, policy, () => 0), 50);
-  assert.equal(backoffMs(0, policy, () => 1), 100);
-  assert.equal(backoffMs(3, policy, () => 1), 800);
-  assert.equal(backoffMs(10, policy, () => 1), 1000);
+  assert.equal(
+    backoffMs(0, policy, () => 0),
+    50,
+  );
+  assert.equal(
+    backoffMs(0, policy, () => 1),
+    100,
+  );
+  assert.equal(
+    backoffMs(3, policy, () => 1),
+    800,
+  );
+  assert.equal(
+    backoffMs(10, policy, () => 1),
+    1000,
+  );
   let calls = 0;
   const result = await withRetries(
     async () => {
@@ -136,7 +180,10 @@ test('metrics render in the Prometheus text format', () => {
   const text = registry.render();
   assert.match(text, /# TYPE c_total counter\nc_total\{topic="a\\"b"\} 2/);
   assert.match(text, /g\{partition="1"\} 5/);
-  assert.match(text, /h_seconds_bucket\{topic="t",le="0.1"\} 0\nh_seconds_bucket\{topic="t",le="1"\} 1\nh_seconds_bucket\{topic="t",le="\+Inf"\} 1/);
+  assert.match(
+    text,
+    /h_seconds_bucket\{topic="t",le="0.1"\} 0\nh_seconds_bucket\{topic="t",le="1"\} 1\nh_seconds_bucket\{topic="t",le="\+Inf"\} 1/,
+  );
   assert.match(text, /process_resident_memory_bytes \d+/);
   assert.equal(decodedSize(100), 2112);
 });
