@@ -69,6 +69,9 @@ export interface StartOptions {
   marker: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** Run as this user and group (when we are root and the program refuses root). */
+  uid?: number;
+  gid?: number;
 }
 
 /**
@@ -99,6 +102,7 @@ function spawnDetached(options: StartOptions): PidRecord {
       stdio: ['ignore', fd, fd],
       env: options.env ?? process.env,
       cwd: options.cwd,
+      ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid }),
     });
     // A missing binary surfaces as an async 'error'; callers check for it before starting.
     child.on('error', () => {});
@@ -113,16 +117,20 @@ function spawnDetached(options: StartOptions): PidRecord {
 }
 
 /**
- * Stops the process a pid file names, if it is ours: SIGTERM, then SIGKILL after graceMs.
+ * Stops the process a pid file names, if it is ours: its stop signal, then SIGKILL after graceMs.
  * Removes the pid file. Returns whether a process was stopped.
  */
-export async function stopProcess(pidFile: string, graceMs: number): Promise<boolean> {
+export async function stopProcess(
+  pidFile: string,
+  graceMs: number,
+  stopSignal: NodeJS.Signals = 'SIGTERM',
+): Promise<boolean> {
   const record = readPidFile(pidFile);
   if (!isRunning(record)) {
     rmSync(pidFile, { force: true });
     return false;
   }
-  signal(record.pid, 'SIGTERM');
+  signal(record.pid, stopSignal);
   const deadline = Date.now() + graceMs;
   while (isRunning(record) && Date.now() < deadline) await sleep(100);
   if (isRunning(record)) {

@@ -26,6 +26,8 @@ export interface Service {
   readonly endpoint: string;
   readonly logFile: string;
   readonly pidFile: string;
+  /** The signal that stops it cleanly (default SIGTERM). */
+  readonly stopSignal?: NodeJS.Signals;
   ports(): PortClaim[];
   /** Checks prerequisites, fetches or installs what is missing, writes config, formats storage. */
   prepare(log: Logger): Promise<void>;

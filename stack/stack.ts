@@ -10,6 +10,7 @@ import type { Logger } from '../core/log.ts';
 import type { Config } from '../core/settings.ts';
 import { ClickHouseService } from './clickhouse.ts';
 import { KafkaService } from './kafka.ts';
+import { PostgresService } from './postgres.ts';
 import { isPortFree, isRunning, readPidFile, stopProcess } from './process.ts';
 import { RegistryService } from './registry.ts';
 import type { Service, ServiceStatus } from './service.ts';
@@ -17,9 +18,15 @@ import type { Service, ServiceStatus } from './service.ts';
 /** How long a service may take to stop after SIGTERM before it is killed. */
 const STOP_GRACE_MS = 30_000;
 
-/** The services in start order (stopped in reverse). */
+/** The services in start order (stopped in reverse); PostgreSQL only when a Postgres sink is configured. */
 export function stackServices(config: Config): Service[] {
-  return [new KafkaService(config), new ClickHouseService(config), new RegistryService(config)];
+  const services: Service[] = [
+    new KafkaService(config),
+    new ClickHouseService(config),
+    new RegistryService(config),
+  ];
+  if (config.postgres.enabled) services.push(new PostgresService(config));
+  return services;
 }
 
 function select(services: Service[], names: string[] | undefined): Service[] {
@@ -94,7 +101,7 @@ export class Stack {
   async down(names?: string[]): Promise<string[]> {
     const stopped: string[] = [];
     for (const service of [...select(this.services, names)].reverse()) {
-      if (await stopProcess(service.pidFile, STOP_GRACE_MS)) {
+      if (await stopProcess(service.pidFile, STOP_GRACE_MS, service.stopSignal)) {
         this.log.info(`stopped ${service.name}`);
         stopped.push(service.name);
       }
@@ -109,7 +116,7 @@ export class Stack {
   /** Stops everything and deletes all data, configs and logs (the download cache is kept). */
   async reset(): Promise<void> {
     await this.down();
-    for (const folder of ['kafka', 'clickhouse', 'logs', 'run']) {
+    for (const folder of ['kafka', 'clickhouse', 'postgres', 'logs', 'run']) {
       rmSync(join(this.config.stack.home, folder), { recursive: true, force: true });
     }
     this.log.info('stack data removed', { home: this.config.stack.home });

@@ -5,8 +5,9 @@
 import { UsageError } from '../../core/errors.ts';
 import type { SinkDefinition } from '../sink.ts';
 import { clickhouseSink } from './clickhouse/index.ts';
+import { postgresSink } from './postgres/index.ts';
 
-export const SINKS: SinkDefinition[] = [clickhouseSink];
+export const SINKS: SinkDefinition[] = [clickhouseSink, postgresSink];
 
 export function sinkByName(name: string): SinkDefinition {
   const found = SINKS.find((s) => s.name === name);
