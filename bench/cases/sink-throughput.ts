@@ -286,9 +286,11 @@ export const sinkThroughput: BenchCase = {
       await ch.command({
         query: `CREATE MATERIALIZED VIEW ${db}.${engine}_mv TO ${db}.${engine}_dst AS SELECT * FROM ${db}.${engine}_src`,
       });
-      let landed = 0;
-      while ((landed = await count(`${engine}_dst`)) < RECORDS && Date.now() - started < 180_000)
+      let landed = await count(`${engine}_dst`);
+      while (landed < RECORDS && Date.now() - started < 180_000) {
         await sleep(250);
+        landed = await count(`${engine}_dst`);
+      }
       const seconds = (Date.now() - started) / 1000;
       rows.push({
         benchmark: '(c) ClickHouse Kafka engine, same records as JSON',
