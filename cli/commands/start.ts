@@ -1,9 +1,12 @@
 /**
- * `chatstream start` (what `npm start` runs): bring the local stack up, start every pipeline
- * component that exists, print what runs where, and supervise until interrupted.
+ * `chatstream start` (what `npm start` runs): bring the local stack up, create the topics,
+ * register the schemas, run the ClickHouse sink, print what runs where, and supervise until
+ * interrupted.
  */
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SinkRunner } from '../../consumers/runner.ts';
+import { clickhouseSink } from '../../consumers/sinks/clickhouse/index.ts';
 import { EXIT } from '../../core/errors.ts';
 import { withAdmin } from '../../kafka/client.ts';
 import { ensureTopics } from '../../kafka/topics.ts';
@@ -11,6 +14,7 @@ import { RECORD_KINDS } from '../../schemas/catalog.ts';
 import { registerAll } from '../../schemas/register.ts';
 import { Stack } from '../../stack/stack.ts';
 import type { Command } from '../command.ts';
+import { sinkTopics } from './sink.ts';
 import { statusTable } from './stack.ts';
 
 const HEALTH_INTERVAL_MS = 15_000;
@@ -19,28 +23,56 @@ export const startCommand: Command = {
   path: ['start'],
   summary: 'Run the whole pipeline on the local stack (starting the stack first) until Ctrl-C.',
   details:
-    'The stack keeps running after the pipeline stops; "chatstream stack down" stops it.\nCreates the topics and registers the schemas. Pipeline components join as they land: Freshchat (simulator when\nno API key), sinks, dashboard.',
+    'Creates the topics, registers the schemas and runs the ClickHouse sink. The stack keeps running after the\npipeline stops; "chatstream stack down" stops it. Producers (Freshchat with its simulator, Pure Chat) and the\ndashboard join as they land.',
   options: {
     'no-stack': {
       type: 'boolean',
       description: 'Do not manage the local stack (services run elsewhere, e.g. docker-compose).',
     },
-    once: { type: 'boolean', description: 'Start, print the table and exit instead of supervising.' },
+    once: {
+      type: 'boolean',
+      description: 'Start everything, print the table and exit instead of supervising.',
+    },
   },
   async run(ctx) {
-    const stack = new Stack(ctx.config, ctx.log.child('stack'));
+    const { config, log } = ctx;
+    const stack = new Stack(config, log.child('stack'));
     const statuses = ctx.flags['no-stack'] ? [] : await stack.up();
-    ctx.out(statusTable(statuses));
-    const created = await withAdmin(ctx.config, (admin) => ensureTopics(admin, ctx.config));
-    const subjects = await registerAll(ctx.config);
-    ctx.log.info('topics and schemas ready', { createdTopics: created.length, subjects: subjects.length });
-    ctx.out(`\nKafka: ${ctx.config.kafka.brokers.join(',')}`);
-    ctx.out(`Schema registry: ${ctx.config.schemaRegistry.url}`);
-    ctx.out(`ClickHouse: ${ctx.config.clickhouse.url}`);
+    if (statuses.length > 0) ctx.out(statusTable(statuses));
+    const created = await withAdmin(config, (admin) => ensureTopics(admin, config));
+    const subjects = await registerAll(config);
+    log.info('topics and schemas ready', { createdTopics: created.length, subjects: subjects.length });
+
+    const sinkLog = log.child('sink.clickhouse');
+    const runner = new SinkRunner({
+      config,
+      sink: clickhouseSink.create({ config, log: sinkLog }),
+      log: sinkLog,
+      topics: sinkTopics(config),
+      group: config.sink.group ?? 'chatstream-sink-clickhouse',
+    });
+    const metrics = await runner.metrics.serve(config.sink.metricsPort);
+    await runner.start();
+
+    ctx.out('');
+    ctx.out(`Kafka:           ${config.kafka.brokers.join(',')}`);
+    ctx.out(`Schema registry: ${config.schemaRegistry.url}`);
     ctx.out(
-      `Topics: ${RECORD_KINDS.length} (${created.length} created now); schemas registered for ${subjects.length} subjects.`,
+      `ClickHouse:      ${config.clickhouse.url} (database ${config.clickhouse.database}; query the <topic>_dedup views)`,
     );
-    if (ctx.flags.once) return EXIT.ok;
+    ctx.out(
+      `Topics:          ${RECORD_KINDS.length} (${created.length} created now); schemas registered for ${subjects.length} subjects`,
+    );
+    ctx.out(`Sink metrics:    http://127.0.0.1:${config.sink.metricsPort}/metrics`);
+
+    const shutdown = async () => {
+      await runner.stop();
+      metrics.close();
+    };
+    if (ctx.flags.once) {
+      await shutdown();
+      return EXIT.ok;
+    }
     ctx.out('Pipeline running; Ctrl-C stops it (the stack stays up; "chatstream stack down" stops that).');
 
     const stop = new AbortController();
@@ -51,11 +83,12 @@ export const startCommand: Command = {
       if (stop.signal.aborted || ctx.flags['no-stack']) continue;
       const now = new Set((await stack.status()).filter((s) => s.state !== 'running').map((s) => s.name));
       for (const name of now)
-        if (!unhealthy.has(name)) ctx.log.warn(`${name} is not healthy`, { see: 'chatstream stack status' });
-      for (const name of unhealthy) if (!now.has(name)) ctx.log.info(`${name} is healthy again`);
+        if (!unhealthy.has(name)) log.warn(`${name} is not healthy`, { see: 'chatstream stack status' });
+      for (const name of unhealthy) if (!now.has(name)) log.info(`${name} is healthy again`);
       unhealthy = now;
     }
-    ctx.log.info('pipeline stopped');
+    await shutdown();
+    log.info('pipeline stopped');
     return EXIT.ok;
   },
 };

@@ -1,0 +1,15 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { runCli } from '../helpers/cli.ts';
+import { freePort } from '../helpers/names.ts';
+
+test('chatstream start --once: topics, schemas and the ClickHouse sink come up and stop cleanly', async () => {
+  const env = { ...process.env, CHATSTREAM_SINK_METRICS_PORT: String(await freePort()), CHATSTREAM_SINK_GROUP: `start-test-${Date.now()}` };
+  const result = await runCli(['start', '--once'], env);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /kafka\s+running/);
+  assert.match(result.stdout, /registry\s+running/);
+  assert.match(result.stdout, /Topics:\s+13 \(\d+ created now\); schemas registered for 13 subjects/);
+  assert.match(result.stdout, /Sink metrics:\s+http:\/\/127\.0\.0\.1:\d+\/metrics/);
+  assert.match(result.stderr, /"msg":"sink running"/);
+});
