@@ -4,7 +4,11 @@ import { runCli } from '../helpers/cli.ts';
 import { freePort } from '../helpers/names.ts';
 
 test('chatstream start --once: topics, schemas and the ClickHouse sink come up and stop cleanly', async () => {
-  const env = { ...process.env, CHATSTREAM_SINK_METRICS_PORT: String(await freePort()), CHATSTREAM_SINK_GROUP: `start-test-${Date.now()}` };
+  const env = {
+    ...process.env,
+    CHATSTREAM_SINK_METRICS_PORT: String(await freePort()),
+    CHATSTREAM_SINK_GROUP: `start-test-${Date.now()}`,
+  };
   const result = await runCli(['start', '--once'], env);
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, /kafka\s+running/);
