@@ -216,6 +216,11 @@ export const schema = {
       description:
         'Topic that receives poison records (undecodable, unknown schema, rejected as bad data), with the reason in headers.',
     }),
+    metricsHost: setting.string({
+      default: '127.0.0.1',
+      description: 'Address of the `/metrics` and `/health` endpoint; `0.0.0.0` in a container.',
+      example: '0.0.0.0',
+    }),
     metricsPort: setting.port({
       default: 9464,
       description: 'Port of the Prometheus `/metrics` endpoint of `chatstream sink` (127.0.0.1).',

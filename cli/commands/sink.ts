@@ -84,7 +84,7 @@ export const sinkCommand: Command = {
       topics,
       group,
     });
-    const server: Server = await runner.metrics.serve(port);
+    const server: Server = await runner.metrics.serve(port, ctx.config.sink.metricsHost);
     const address = server.address();
     log.info('metrics', {
       url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}/metrics`,

@@ -51,7 +51,7 @@ export const startCommand: Command = {
       topics: sinkTopics(config),
       group: config.sink.group ?? 'chatstream-sink-clickhouse',
     });
-    const metrics = await runner.metrics.serve(config.sink.metricsPort);
+    const metrics = await runner.metrics.serve(config.sink.metricsPort, config.sink.metricsHost);
     await runner.start();
 
     ctx.out('');
