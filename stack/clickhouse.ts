@@ -7,12 +7,11 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { ConfigError, MissingDependencyError, ServiceError } from '../core/errors.ts';
+import { ConfigError, MissingDependencyError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { Config } from '../core/settings.ts';
-import { isRunning, readPidFile, startDetached, tail, which } from './process.ts';
-import type { PortClaim, Service, ServiceStatus } from './service.ts';
+import { isRunning, readPidFile, startDetached, which } from './process.ts';
+import { type PortClaim, type Service, type ServiceStatus, waitUntilReady } from './service.ts';
 
 const NAME = 'clickhouse';
 /** Debian installs the server outside a non-root PATH. */
@@ -214,28 +213,14 @@ export class ClickHouseService implements Service {
     return body;
   }
 
-  async waitReady(deadline: number): Promise<void> {
-    let last: unknown;
-    while (Date.now() < deadline) {
-      if (!isRunning(readPidFile(this.pidFile))) {
-        throw new ServiceError(NAME, 'the server exited during start-up', {
-          code: 'SERVICE_EXITED',
-          logFile: this.errorLog,
-          hint: `see ${this.errorLog}; its last lines:\n${tail(this.errorLog, 8) || tail(join(this.config.stack.home, 'logs', 'clickhouse.stdout.log'), 8)}`,
-        });
-      }
-      try {
-        if ((await this.query('SELECT 1', 1000)) === '1') return;
-      } catch (error) {
-        last = error;
-      }
-      await sleep(250);
-    }
-    throw new ServiceError(NAME, `not ready within ${this.config.stack.startTimeout}s`, {
-      code: 'SERVICE_TIMEOUT',
+  waitReady(deadline: number): Promise<void> {
+    return waitUntilReady({
+      name: NAME,
+      pidFile: this.pidFile,
       logFile: this.errorLog,
-      cause: last,
-      hint: `see ${this.errorLog}; raise CHATSTREAM_STACK_START_TIMEOUT on a slow machine`,
+      deadline,
+      timeoutSeconds: this.config.stack.startTimeout,
+      probe: async () => (await this.query('SELECT 1', 1000)) === '1',
     });
   }
 

@@ -6,13 +6,12 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, MissingDependencyError, ServiceError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { type Config, PROJECT_ROOT } from '../core/settings.ts';
 import { createKafka } from '../kafka/client.ts';
-import { isRunning, readPidFile, startDetached, tail, which } from './process.ts';
-import type { PortClaim, Service, ServiceStatus } from './service.ts';
+import { isRunning, readPidFile, startDetached, which } from './process.ts';
+import { type PortClaim, type Service, type ServiceStatus, waitUntilReady } from './service.ts';
 
 const NAME = 'kafka';
 
@@ -239,29 +238,16 @@ export class KafkaService implements Service {
     }
   }
 
-  async waitReady(deadline: number): Promise<void> {
-    let last: unknown;
-    while (Date.now() < deadline) {
-      if (!isRunning(readPidFile(this.pidFile))) {
-        throw new ServiceError(NAME, 'the broker exited during start-up', {
-          code: 'SERVICE_EXITED',
-          logFile: this.logFile,
-          hint: `see ${this.logFile}; its last lines:\n${tail(this.logFile, 12)}`,
-        });
-      }
-      try {
-        await this.probe(2000);
-        return;
-      } catch (error) {
-        last = error;
-        await sleep(500);
-      }
-    }
-    throw new ServiceError(NAME, `not ready within ${this.config.stack.startTimeout}s`, {
-      code: 'SERVICE_TIMEOUT',
+  waitReady(deadline: number): Promise<void> {
+    return waitUntilReady({
+      name: NAME,
+      pidFile: this.pidFile,
       logFile: this.logFile,
-      cause: last,
-      hint: `see ${this.logFile}; raise CHATSTREAM_STACK_START_TIMEOUT on a slow machine`,
+      deadline,
+      timeoutSeconds: this.config.stack.startTimeout,
+      probe: async () => {
+        await this.probe(2000);
+      },
     });
   }
 

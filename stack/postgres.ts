@@ -8,13 +8,12 @@
 import { spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { MissingDependencyError, ServiceError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { Config } from '../core/settings.ts';
-import { isRunning, readPidFile, startDetached, tail, which } from './process.ts';
-import type { PortClaim, Service, ServiceStatus } from './service.ts';
+import { isRunning, readPidFile, startDetached, which } from './process.ts';
+import { type PortClaim, type Service, type ServiceStatus, waitUntilReady } from './service.ts';
 
 const NAME = 'postgres';
 
@@ -168,30 +167,18 @@ export class PostgresService implements Service {
     }
   }
 
-  async waitReady(deadline: number): Promise<void> {
-    let last: unknown;
-    while (Date.now() < deadline) {
-      if (!isRunning(readPidFile(this.pidFile))) {
-        throw new ServiceError(NAME, 'the server exited during start-up', {
-          code: 'SERVICE_EXITED',
-          logFile: this.logFile,
-          hint: `see ${this.logFile}; its last lines:\n${tail(this.logFile, 8)}`,
-        });
-      }
-      try {
+  waitReady(deadline: number): Promise<void> {
+    return waitUntilReady({
+      name: NAME,
+      pidFile: this.pidFile,
+      logFile: this.logFile,
+      deadline,
+      timeoutSeconds: this.config.stack.startTimeout,
+      probe: async () => {
         await this.query('SELECT 1');
         if ((await this.query("SELECT count(*) FROM pg_database WHERE datname = 'chatstream'")) === '0')
           await this.query('CREATE DATABASE chatstream');
-        return;
-      } catch (error) {
-        last = error;
-        await sleep(250);
-      }
-    }
-    throw new ServiceError(NAME, `not ready within ${this.config.stack.startTimeout}s`, {
-      code: 'SERVICE_TIMEOUT',
-      logFile: this.logFile,
-      cause: last,
+      },
     });
   }
 

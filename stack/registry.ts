@@ -4,12 +4,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { ServiceError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { type Config, PROJECT_ROOT } from '../core/settings.ts';
-import { isRunning, readPidFile, startDetached, tail } from './process.ts';
-import type { PortClaim, Service, ServiceStatus } from './service.ts';
+import { isRunning, readPidFile, startDetached } from './process.ts';
+import { type PortClaim, type Service, type ServiceStatus, waitUntilReady } from './service.ts';
 
 const NAME = 'registry';
 
@@ -66,29 +64,16 @@ export class RegistryService implements Service {
     return body;
   }
 
-  async waitReady(deadline: number): Promise<void> {
-    let last: unknown;
-    while (Date.now() < deadline) {
-      if (!isRunning(readPidFile(this.pidFile))) {
-        throw new ServiceError(NAME, 'the registry exited during start-up', {
-          code: 'SERVICE_EXITED',
-          logFile: this.logFile,
-          hint: `see ${this.logFile}; its last lines:\n${tail(this.logFile, 8)}`,
-        });
-      }
-      try {
-        await this.get('/subjects', 1000);
-        return;
-      } catch (error) {
-        last = error;
-        await sleep(250);
-      }
-    }
-    throw new ServiceError(NAME, `not ready within ${this.config.stack.startTimeout}s`, {
-      code: 'SERVICE_TIMEOUT',
+  waitReady(deadline: number): Promise<void> {
+    return waitUntilReady({
+      name: NAME,
+      pidFile: this.pidFile,
       logFile: this.logFile,
-      cause: last,
-      hint: `see ${this.logFile}`,
+      deadline,
+      timeoutSeconds: this.config.stack.startTimeout,
+      probe: async () => {
+        await this.get('/subjects', 1000);
+      },
     });
   }
 

@@ -1,18 +1,11 @@
-/**
- * End-to-end latency, produce → visible in ClickHouse, at a steady 1,000 and 10,000 records/s
- * through `chatstream sink clickhouse` with its default settings. One partition, so a record
- * is visible once the highest visible `seq` reaches it; ClickHouse is polled every 25 ms.
- */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { Config } from '../../core/settings.ts';
-import { PROJECT_ROOT } from '../../core/settings.ts';
 import { createKafka, createProducer } from '../../kafka/client.ts';
 import { createRegistryClient } from '../../schemas/registry-client.ts';
 import { createTopic } from '../../test/helpers/produce.ts';
+import { spawnSink } from '../../test/helpers/sink-process.ts';
 import type { BenchCase, BenchRow } from '../types.ts';
 import { BENCH_SCHEMA, benchRecord } from './sink-throughput.ts';
 
@@ -37,24 +30,7 @@ async function measure(config: Config, rate: number): Promise<BenchRow> {
     log: { level: ClickHouseLogLevel.OFF },
   });
   const table = `${config.clickhouse.database}.${topic}`;
-  const child = spawn(
-    process.execPath,
-    [
-      join(PROJECT_ROOT, 'cli', 'main.ts'),
-      'sink',
-      'clickhouse',
-      '--topics',
-      topic,
-      '--group',
-      `${topic}_g`,
-      '--metrics-port',
-      '0',
-    ],
-    {
-      env: { ...process.env, CHATSTREAM_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
+  const child = spawnSink('clickhouse', topic, `${topic}_g`);
   // Warm up: one record, so the table exists and the group is joined before the clock starts.
   const producer = createProducer(createKafka(config, { role: 'bench' }));
   await producer.connect();

@@ -6,16 +6,16 @@
  * and the two insert formats from Node (JSONEachRow through @clickhouse/client, RowBinary over
  * undici), encoding included — the measurement behind the sink's choice of format.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { request } from 'undici';
-import { PROJECT_ROOT } from '../../core/settings.ts';
 import { createKafka, createProducer } from '../../kafka/client.ts';
 import { createTopic, produceAvro } from '../../test/helpers/produce.ts';
+import { rssOf, spawnSink } from '../../test/helpers/sink-process.ts';
 import { type BenchCase, type BenchRow, timed } from '../types.ts';
 
 const RECORDS = 1_000_000;
@@ -38,14 +38,6 @@ export const benchRecord = (i: number) => ({
   body: `message ${i}: thanks, that solved it`,
   created_time: 1_763_800_000_000 + i,
 });
-
-function rssOf(pid: number): number {
-  try {
-    return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-  } catch {
-    return 0;
-  }
-}
 
 /** RowBinary for (String, Int64, String, String, DateTime): varint-prefixed strings, little-endian numbers. */
 function rowBinary(rows: ReturnType<typeof benchRecord>[]): Buffer {
@@ -148,24 +140,7 @@ export const sinkThroughput: BenchCase = {
 
     // The sink, as users run it: its own process, default settings.
     const table = topic;
-    const child = spawn(
-      process.execPath,
-      [
-        join(PROJECT_ROOT, 'cli', 'main.ts'),
-        'sink',
-        'clickhouse',
-        '--topics',
-        topic,
-        '--group',
-        `${topic}_sink`,
-        '--metrics-port',
-        '0',
-      ],
-      {
-        env: { ...process.env, CHATSTREAM_LOG_LEVEL: 'warn' },
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
-    );
+    const child = spawnSink('clickhouse', topic, `${topic}_sink`);
     let peak = 0;
     const sampler = setInterval(() => {
       peak = Math.max(peak, rssOf(child.pid as number));

@@ -6,19 +6,20 @@
  *    and it catches up.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { quoteIdent, tableName } from '../../consumers/sinks/clickhouse/schema.ts';
-import { type Config, loadConfig, PROJECT_ROOT } from '../../core/settings.ts';
+import { type Config, loadConfig } from '../../core/settings.ts';
 import { withAdmin } from '../../kafka/client.ts';
 import { runCli } from '../helpers/cli.ts';
 import { isolatedStackEnv, uniqueName } from '../helpers/names.ts';
 import { createTopic, produceAvro } from '../helpers/produce.ts';
+import { rssOf, spawnSink } from '../helpers/sink-process.ts';
 
 const SCHEMA = {
   type: 'record',
@@ -40,29 +41,11 @@ const events = (from: number, count: number) =>
   }));
 
 function startSink(topic: string, group: string, env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(
-    process.execPath,
-    [
-      join(PROJECT_ROOT, 'cli', 'main.ts'),
-      'sink',
-      'clickhouse',
-      '--topics',
-      topic,
-      '--group',
-      group,
-      '--metrics-port',
-      '0',
-    ],
-    {
-      env: {
-        ...env,
-        CHATSTREAM_LOG_LEVEL: 'warn',
-        CHATSTREAM_SINK_BATCH_MAX_ROWS: '2000',
-        CHATSTREAM_SINK_BATCH_MAX_WAIT_MS: '200',
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
+  return spawnSink('clickhouse', topic, group, {
+    ...env,
+    CHATSTREAM_SINK_BATCH_MAX_ROWS: '2000',
+    CHATSTREAM_SINK_BATCH_MAX_WAIT_MS: '200',
+  });
 }
 
 async function killHard(child: ChildProcess): Promise<void> {
@@ -183,11 +166,6 @@ test('kill -9 at random moments during 200,000 records: each (topic, partition, 
   }
 });
 
-function rssBytes(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
-}
-
 test('ClickHouse stopped for 60 s mid-load: nothing lost, memory bounded, the sink catches up', async () => {
   const base = loadConfig();
   const home = mkdtempSync(join(tmpdir(), 'chatstream-chdown-'));
@@ -214,7 +192,7 @@ test('ClickHouse stopped for 60 s mid-load: nothing lost, memory bounded, the si
     let peak = 0;
     const sampler = setInterval(() => {
       try {
-        peak = Math.max(peak, rssBytes(pid));
+        peak = Math.max(peak, rssOf(pid));
       } catch {}
     }, 200);
     try {

@@ -80,7 +80,7 @@ test('ClickHouse failing to start: exit 5, the message names the log file and sh
   writeFileSync(join(home, 'clickhouse', 'data'), 'not a folder');
   const result = await runCli(['stack', 'up', 'clickhouse'], env);
   assert.equal(result.code, 5);
-  assert.match(result.stderr, /clickhouse: the server exited during start-up/);
+  assert.match(result.stderr, /clickhouse: the process exited during start-up/);
   assert.ok(result.stderr.includes(join(home, 'logs', 'clickhouse-server.err.log')), result.stderr);
 });
 

@@ -15,6 +15,8 @@
  * Every table also has _topic, _partition, _offset, _timestamp, _key (the names ClickHouse's
  * Kafka engine uses).
  */
+
+import { namedTypes } from '../../../schemas/conform.ts';
 import type { AvroRecordSchema } from '../../sink.ts';
 
 export interface Capabilities {
@@ -72,42 +74,6 @@ const scalar = (type: string, convert: (v: unknown) => unknown = (v) => v): Mapp
   nullable: true,
   scalar: true,
 });
-
-function named(schema: AvroRecordSchema): Map<string, unknown> {
-  const names = new Map<string, unknown>();
-  const visit = (node: unknown, ns: string) => {
-    if (Array.isArray(node)) {
-      for (const n of node) visit(n, ns);
-      return;
-    }
-    if (!node || typeof node !== 'object') return;
-    const n = node as {
-      type?: unknown;
-      name?: string;
-      namespace?: string;
-      fields?: { type: unknown }[];
-      items?: unknown;
-      values?: unknown;
-    };
-    if (typeof n.name === 'string' && ['record', 'enum', 'fixed'].includes(String(n.type))) {
-      const full = n.name.includes('.')
-        ? n.name
-        : n.namespace
-          ? `${n.namespace}.${n.name}`
-          : ns
-            ? `${ns}.${n.name}`
-            : n.name;
-      names.set(full, node);
-      names.set(full.slice(full.lastIndexOf('.') + 1), node);
-      const inner = full.includes('.') ? full.slice(0, full.lastIndexOf('.')) : '';
-      for (const f of n.fields ?? []) visit(f.type, inner);
-    } else if (n.type === 'array') visit(n.items, ns);
-    else if (n.type === 'map') visit(n.values, ns);
-    else if (typeof n.type === 'object') visit(n.type, ns);
-  };
-  visit(schema, '');
-  return names;
-}
 
 function map(nodeIn: unknown, caps: Capabilities, names: Map<string, unknown>): Mapped {
   const node = typeof nodeIn === 'string' && names.has(nodeIn) ? names.get(nodeIn) : nodeIn;
@@ -175,7 +141,7 @@ function map(nodeIn: unknown, caps: Capabilities, names: Map<string, unknown>): 
 
 /** The columns of a record schema, in field order. */
 export function columnsOf(schema: AvroRecordSchema, caps: Capabilities): Column[] {
-  const names = named(schema);
+  const names = namedTypes(schema);
   return schema.fields.map((field) => {
     const mapped = map(field.type, caps, names);
     return { name: field.name, type: mapped.type, convert: mapped.convert };

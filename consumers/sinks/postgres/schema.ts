@@ -15,6 +15,8 @@
  * All data columns are nullable (new columns must be); the primary key is
  * (_topic, _partition, _offset), so a redelivered record is ignored on insert.
  */
+
+import { namedTypes } from '../../../schemas/conform.ts';
 import type { AvroRecordSchema } from '../../sink.ts';
 
 export interface PgColumn {
@@ -83,33 +85,6 @@ function mapType(nodeIn: unknown, names: Map<string, unknown>): Mapped {
     default:
       return jsonb;
   }
-}
-
-function namedTypes(schema: AvroRecordSchema): Map<string, unknown> {
-  const names = new Map<string, unknown>();
-  const visit = (node: unknown): void => {
-    if (Array.isArray(node)) {
-      for (const n of node) visit(n);
-      return;
-    }
-    if (!node || typeof node !== 'object') return;
-    const n = node as {
-      type?: unknown;
-      name?: string;
-      fields?: { type: unknown }[];
-      items?: unknown;
-      values?: unknown;
-    };
-    if (typeof n.name === 'string' && ['record', 'enum', 'fixed'].includes(String(n.type))) {
-      names.set(n.name, node);
-      names.set(n.name.slice(n.name.lastIndexOf('.') + 1), node);
-      for (const f of n.fields ?? []) visit(f.type);
-    } else if (n.type === 'array') visit(n.items);
-    else if (n.type === 'map') visit(n.values);
-    else if (typeof n.type === 'object') visit(n.type);
-  };
-  visit(schema);
-  return names;
 }
 
 export function pgColumnsOf(schema: AvroRecordSchema): PgColumn[] {
