@@ -18,15 +18,19 @@ import type { Service, ServiceStatus } from './service.ts';
 /** How long a service may take to stop after SIGTERM before it is killed. */
 const STOP_GRACE_MS = 30_000;
 
-/** The services in start order (stopped in reverse); PostgreSQL only when a Postgres sink is configured. */
-export function stackServices(config: Config): Service[] {
-  const services: Service[] = [
+/** Every service the stack knows, in start order (stopped in reverse). */
+function allServices(config: Config): Service[] {
+  return [
     new KafkaService(config),
     new ClickHouseService(config),
     new RegistryService(config),
+    new PostgresService(config),
   ];
-  if (config.postgres.enabled) services.push(new PostgresService(config));
-  return services;
+}
+
+/** The services `up` starts: PostgreSQL only when a Postgres sink is configured. */
+export function stackServices(config: Config): Service[] {
+  return allServices(config).filter((s) => s.name !== 'postgres' || config.postgres.enabled);
 }
 
 function select(services: Service[], names: string[] | undefined): Service[] {
@@ -66,6 +70,8 @@ async function checkPorts(services: Service[]): Promise<void> {
 
 export class Stack {
   readonly services: Service[];
+  /** Names of every service the stack knows (configured or not). */
+  readonly known: string[];
 
   private readonly config: Config;
   private readonly log: Logger;
@@ -74,6 +80,7 @@ export class Stack {
     this.config = config;
     this.log = log;
     this.services = stackServices(config);
+    this.known = allServices(config).map((s) => s.name);
   }
 
   /** Starts every service that is not running and waits until all answer. */
@@ -100,7 +107,11 @@ export class Stack {
   /** Stops the services (reverse order). Returns the names of those that were running. */
   async down(names?: string[]): Promise<string[]> {
     const stopped: string[] = [];
-    for (const service of [...select(this.services, names)].reverse()) {
+    // Also whatever runs but is no longer configured (e.g. PostgreSQL after it was disabled).
+    const candidates = allServices(this.config).filter(
+      (s) => this.services.some((c) => c.name === s.name) || isRunning(readPidFile(s.pidFile)),
+    );
+    for (const service of [...select(candidates, names)].reverse()) {
       if (await stopProcess(service.pidFile, STOP_GRACE_MS, service.stopSignal)) {
         this.log.info(`stopped ${service.name}`);
         stopped.push(service.name);

@@ -13,7 +13,7 @@ function stackOf(ctx: Context): Stack {
 }
 
 function checkNames(stack: Stack, names: string[]): string[] {
-  const known = stack.services.map((s) => s.name);
+  const known = stack.known;
   for (const name of names) {
     if (!known.includes(name))
       throw new UsageError(`unknown service "${name}"`, `services: ${known.join(', ')}`);

@@ -30,8 +30,12 @@ before(async () => {
   if (up.code !== 0) throw new Error(`PostgreSQL did not start: ${up.stderr}`);
 });
 after(async () => {
-  await runCli(['stack', 'down'], env);
+  // Without CHATSTREAM_POSTGRES_ENABLED: `stack down` still stops the PostgreSQL it started.
+  const { CHATSTREAM_POSTGRES_ENABLED: _enabled, ...plain } = env;
+  const down = await runCli(['stack', 'down'], plain);
   rmSync(home, { recursive: true, force: true });
+  if (!/stopped: postgres/.test(down.stdout))
+    throw new Error(`stack down did not stop PostgreSQL: ${down.stdout} ${down.stderr}`);
 });
 
 function postgresReadBack(config: Config): ReadBack {
