@@ -183,45 +183,82 @@ export class SinkRunner {
       );
     }
     const floor = this.stored.get(tp);
-    const letters: DeadLetter[] = [];
     // Decoded records are held one chunk at a time: memory follows the chunk, not the fetch.
     let chunk: SinkRecord[] = [];
     let chunkBytes = 0;
     let chunkMemory = 0;
+    let letters: DeadLetter[] = [];
+    /** The last offset fully handled (written, dead-lettered or already in the sink). */
+    let handled: bigint | undefined;
+    let committed: bigint | undefined;
+
+    /**
+     * Writes the chunk, sends the dead letters, commits everything handled so far and
+     * heartbeats — so a rebalance (the heartbeat throws) ends the batch with nothing lost.
+     */
     const flush = async (): Promise<boolean> => {
-      if (chunk.length === 0) return true;
       if (isStale()) return false; // the partition moved to another member: commit nothing
-      const part = chunk;
-      chunk = [];
-      chunkBytes = 0;
-      chunkMemory = 0;
-      const started = process.hrtime.bigint();
-      const result = await this.retry(
-        `writing to ${sink.name}`,
-        () => sink.writeBatch({ group, topic, partition, records: part }),
-        heartbeat,
-      );
-      this.resumeAll();
-      this.m.flushSeconds.observe({ topic }, Number(process.hrtime.bigint() - started) / 1e9);
-      this.m.batches.inc({ topic });
-      this.m.recordsOut.inc({ topic }, part.length - result.rejected.length);
-      for (const { record, reason } of result.rejected) {
-        letters.push({
+      if (chunk.length > 0) {
+        const part = chunk;
+        chunk = [];
+        chunkBytes = 0;
+        chunkMemory = 0;
+        const started = process.hrtime.bigint();
+        const result = await this.retry(
+          `writing to ${sink.name}`,
+          () => sink.writeBatch({ group, topic, partition, records: part }),
+          heartbeat,
+        );
+        this.resumeAll();
+        this.m.flushSeconds.observe({ topic }, Number(process.hrtime.bigint() - started) / 1e9);
+        this.m.batches.inc({ topic });
+        this.m.recordsOut.inc({ topic }, part.length - result.rejected.length);
+        for (const { record, reason } of result.rejected) {
+          letters.push({
+            topic,
+            partition,
+            offset: record.offset,
+            kind: 'bad_data',
+            reason,
+            ...original(batch.messages, record.offset),
+          });
+        }
+        this.stored.set(tp, (part.at(-1) as SinkRecord).offset);
+      }
+      if (letters.length > 0) {
+        const sending = letters;
+        letters = [];
+        await this.retry('sending dead letters', () => this.dlq.send(sending), heartbeat);
+        for (const letter of sending) this.m.deadLetters.inc({ topic, kind: letter.kind });
+        this.options.log.warn('records sent to the dead-letter topic', {
           topic,
           partition,
-          offset: record.offset,
-          kind: 'bad_data',
-          reason,
-          ...original(batch.messages, record.offset),
+          count: sending.length,
+          first: sending[0]?.reason,
         });
       }
-      this.stored.set(tp, (part.at(-1) as SinkRecord).offset);
+      if (handled !== undefined && handled !== committed && !isStale()) {
+        const upTo = handled;
+        resolveOffset(upTo.toString());
+        await this.retry(
+          'committing offsets',
+          () =>
+            (this.consumer as Consumer).commitOffsets([{ topic, partition, offset: (upTo + 1n).toString() }]),
+          heartbeat,
+        );
+        committed = upTo;
+        this.m.lag.set({ topic, partition }, Math.max(0, Number(batch.highWatermark) - Number(upTo) - 1));
+      }
+      await heartbeat();
       return true;
     };
 
     for (const message of batch.messages) {
       const offset = BigInt(message.offset);
-      if (floor !== undefined && offset <= floor) continue;
+      if (floor !== undefined && offset <= floor) {
+        handled = offset;
+        continue;
+      }
       this.m.recordsIn.inc({ topic });
       const bytes = message.value?.length ?? 0;
       if (
@@ -261,32 +298,9 @@ export class SinkRunner {
           reason: error.message,
         });
       }
+      handled = offset;
     }
-    if (!(await flush())) return;
-
-    if (letters.length > 0) {
-      await this.retry('sending dead letters', () => this.dlq.send(letters), heartbeat);
-      for (const letter of letters) this.m.deadLetters.inc({ topic, kind: letter.kind });
-      this.options.log.warn('records sent to the dead-letter topic', {
-        topic,
-        partition,
-        count: letters.length,
-        first: letters[0]?.reason,
-      });
-    }
-    if (isStale()) return;
-    const last = batch.lastOffset();
-    resolveOffset(last);
-    await this.retry(
-      'committing offsets',
-      () =>
-        (this.consumer as Consumer).commitOffsets([
-          { topic, partition, offset: (BigInt(last) + 1n).toString() },
-        ]),
-      heartbeat,
-    );
-    this.m.lag.set({ topic, partition }, Number(batch.offsetLag()));
-    await heartbeat();
+    await flush();
   }
 
   /** Stops consuming after the batch in flight is written and committed, then closes the sink. */

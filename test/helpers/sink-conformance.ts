@@ -55,6 +55,8 @@ class FaultySink implements Sink {
   readonly name: string;
   failuresLeft = 0;
   crashAfterWriteOnce = false;
+  /** Slows every write down (to keep a load in progress). */
+  delayMs = 0;
   writes = 0;
   private readonly inner: Sink;
   constructor(inner: Sink) {
@@ -68,6 +70,7 @@ class FaultySink implements Sink {
     return this.inner.storedOffset(group, topic, partition);
   }
   async writeBatch(batch: Batch) {
+    if (this.delayMs > 0) await sleep(this.delayMs);
     if (this.failuresLeft > 0) {
       this.failuresLeft -= 1;
       throw new RetriableError('injected: destination unavailable');
@@ -126,8 +129,19 @@ export function sinkConformance(
       await readBack.close();
     });
 
-    const start = async (topic: string, group: string, sink: Sink = definition.create({ config, log })) => {
-      const runner = new SinkRunner({ config, sink, log, topics: [topic], group });
+    const start = async (
+      topic: string,
+      group: string,
+      sink: Sink = definition.create({ config, log }),
+      overrides: Partial<Config['sink']> = {},
+    ) => {
+      const runner = new SinkRunner({
+        config: { ...config, sink: { ...config.sink, ...overrides } },
+        sink,
+        log,
+        topics: [topic],
+        group,
+      });
       runners.push(runner);
       await runner.start();
       return runner;
@@ -215,6 +229,35 @@ export function sinkConformance(
       assert.equal(distinct, 1000);
       await sleep(500);
       assert.equal(await readBack.visible(topic), 1000, 'still once each');
+      await stop(second);
+    });
+
+    test('rebalance: two members share the partitions, one leaves mid-load; nothing lost or doubled', async () => {
+      const topic = uniqueName('conf_rebalance');
+      const group = uniqueName('g');
+      await createTopic(config, topic, 6);
+      await produceAvro(config, topic, V1, items(0, 20_000), (v) => String(v.id));
+      const slow = new FaultySink(definition.create({ config, log }));
+      slow.delayMs = 300;
+      const first = await start(topic, group, slow, { batchMaxRows: 200 });
+      await until('the first member writing', async () => (await readBack.visible(topic)) > 0);
+      const second = await start(topic, group);
+      const written = (runner: SinkRunner) =>
+        Number(/chatstream_sink_records_out_total\{[^}]*\} (\d+)/.exec(runner.metrics.render())?.[1] ?? 0);
+      await until('the second member writing its share', async () => written(second) > 0, 30_000);
+      const before = await readBack.visible(topic);
+      await stop(first); // its partitions move to the second member
+      assert.ok(
+        before < 20_000,
+        `the load was still in progress when the first member left (${before} visible)`,
+      );
+      await until('20000 visible records', async () => (await readBack.visible(topic)) === 20_000, 90_000);
+      await until(
+        'committed offsets at the end',
+        async () => (await committed(config, group, topic)) === 20_000,
+        90_000,
+      );
+      assert.equal((await readBack.stored(topic)).distinct, 20_000);
       await stop(second);
     });
 
