@@ -214,14 +214,12 @@ export class ClickHouseService implements Service {
   }
 
   waitReady(deadline: number): Promise<void> {
-    return waitUntilReady({
-      name: NAME,
-      pidFile: this.pidFile,
-      logFile: this.errorLog,
+    return waitUntilReady(
+      this,
       deadline,
-      timeoutSeconds: this.config.stack.startTimeout,
-      probe: async () => (await this.query('SELECT 1', 1000)) === '1',
-    });
+      async () => (await this.query('SELECT 1', 1000)) === '1',
+      this.errorLog,
+    );
   }
 
   async status(): Promise<ServiceStatus> {

@@ -239,16 +239,7 @@ export class KafkaService implements Service {
   }
 
   waitReady(deadline: number): Promise<void> {
-    return waitUntilReady({
-      name: NAME,
-      pidFile: this.pidFile,
-      logFile: this.logFile,
-      deadline,
-      timeoutSeconds: this.config.stack.startTimeout,
-      probe: async () => {
-        await this.probe(2000);
-      },
-    });
+    return waitUntilReady(this, deadline, () => this.probe(2000));
   }
 
   async status(): Promise<ServiceStatus> {

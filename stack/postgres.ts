@@ -168,17 +168,11 @@ export class PostgresService implements Service {
   }
 
   waitReady(deadline: number): Promise<void> {
-    return waitUntilReady({
-      name: NAME,
-      pidFile: this.pidFile,
-      logFile: this.logFile,
-      deadline,
-      timeoutSeconds: this.config.stack.startTimeout,
-      probe: async () => {
-        await this.query('SELECT 1');
-        if ((await this.query("SELECT count(*) FROM pg_database WHERE datname = 'chatstream'")) === '0')
-          await this.query('CREATE DATABASE chatstream');
-      },
+    return waitUntilReady(this, deadline, async () => {
+      await this.query('SELECT 1');
+      if ((await this.query("SELECT count(*) FROM pg_database WHERE datname = 'chatstream'")) === '0') {
+        await this.query('CREATE DATABASE chatstream');
+      }
     });
   }
 

@@ -65,16 +65,7 @@ export class RegistryService implements Service {
   }
 
   waitReady(deadline: number): Promise<void> {
-    return waitUntilReady({
-      name: NAME,
-      pidFile: this.pidFile,
-      logFile: this.logFile,
-      deadline,
-      timeoutSeconds: this.config.stack.startTimeout,
-      probe: async () => {
-        await this.get('/subjects', 1000);
-      },
-    });
+    return waitUntilReady(this, deadline, () => this.get('/subjects', 1000));
   }
 
   async status(): Promise<ServiceStatus> {

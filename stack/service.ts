@@ -41,43 +41,38 @@ export interface Service {
   status(): Promise<ServiceStatus>;
 }
 
-export interface ReadinessCheck {
-  name: string;
-  pidFile: string;
-  /** The log whose end is shown when the process dies. */
-  logFile: string;
-  deadline: number;
-  timeoutSeconds: number;
-  /** Resolves when the service answers; throws (or resolves false) while it does not yet. */
-  probe: () => Promise<unknown>;
-  intervalMs?: number;
-}
-
 /**
- * Waits until a started service answers. Fails fast, naming the log file and showing its end,
- * when the process dies; fails with the last probe error when the deadline passes.
+ * Waits until a started service answers `probe` (resolving, and not to false). Fails fast,
+ * naming the log file and showing its end, when the process dies; fails with the last probe
+ * error when the deadline passes.
  */
-export async function waitUntilReady(check: ReadinessCheck): Promise<void> {
+export async function waitUntilReady(
+  service: Pick<Service, 'name' | 'pidFile' | 'logFile'>,
+  deadline: number,
+  probe: () => Promise<unknown>,
+  failureLog = service.logFile,
+): Promise<void> {
+  const seconds = Math.max(1, Math.round((deadline - Date.now()) / 1000));
   let last: unknown;
-  while (Date.now() < check.deadline) {
-    if (!isRunning(readPidFile(check.pidFile))) {
-      throw new ServiceError(check.name, 'the process exited during start-up', {
+  while (Date.now() < deadline) {
+    if (!isRunning(readPidFile(service.pidFile))) {
+      throw new ServiceError(service.name, 'the process exited during start-up', {
         code: 'SERVICE_EXITED',
-        logFile: check.logFile,
-        hint: `see ${check.logFile}; its last lines:\n${tail(check.logFile, 12)}`,
+        logFile: failureLog,
+        hint: `see ${failureLog}; its last lines:\n${tail(failureLog, 12)}`,
       });
     }
     try {
-      if ((await check.probe()) !== false) return;
+      if ((await probe()) !== false) return;
     } catch (error) {
       last = error;
     }
-    await sleep(check.intervalMs ?? 250);
+    await sleep(250);
   }
-  throw new ServiceError(check.name, `not ready within ${check.timeoutSeconds}s`, {
+  throw new ServiceError(service.name, `not ready within ${seconds}s`, {
     code: 'SERVICE_TIMEOUT',
-    logFile: check.logFile,
+    logFile: failureLog,
     cause: last,
-    hint: `see ${check.logFile}; raise CHATSTREAM_STACK_START_TIMEOUT on a slow machine`,
+    hint: `see ${failureLog}; raise CHATSTREAM_STACK_START_TIMEOUT on a slow machine`,
   });
 }
