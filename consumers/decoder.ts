@@ -6,8 +6,8 @@
  */
 import avro from 'avsc';
 import { request } from 'undici';
+import { isNetworkError, PoisonError, RetriableError } from '../core/errors.ts';
 import type { Config } from '../core/settings.ts';
-import { isNetworkError, PoisonError, RetriableError } from './errors.ts';
 import type { AvroRecordSchema } from './sink.ts';
 
 export interface WriterSchema {

@@ -9,14 +9,14 @@
  * maxWaitTimeInMs, maxBytesPerPartition); memory is bounded by the fetch size `memoryBytes`.
  */
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import { PoisonError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
+import { type RetryPolicy, withRetries } from '../core/retry.ts';
 import type { Config } from '../core/settings.ts';
 import { createKafka } from '../kafka/client.ts';
 import { type DeadLetter, DeadLetterQueue } from './dead-letter.ts';
 import { Decoder } from './decoder.ts';
-import { PoisonError } from './errors.ts';
 import { type Counter, type Gauge, type Histogram, MetricsRegistry } from './metrics.ts';
-import { type RetryPolicy, withRetries } from './retry.ts';
 import type { Sink, SinkRecord } from './sink.ts';
 
 export interface RunnerOptions {

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isRetriable, PoisonError, RetriableError } from '../../consumers/errors.ts';
 import { MetricsRegistry } from '../../consumers/metrics.ts';
-import { backoffMs, withRetries } from '../../consumers/retry.ts';
 import { decodedSize } from '../../consumers/runner.ts';
 import type { AvroRecordSchema } from '../../consumers/sink.ts';
 import {
@@ -15,6 +13,7 @@ import {
 } from '../../consumers/sinks/clickhouse/schema.ts';
 import { classify } from '../../consumers/sinks/clickhouse/service.ts';
 import { detectCapabilities } from '../../consumers/sinks/clickhouse/sink.ts';
+import { isRetriable, PoisonError } from '../../core/errors.ts';
 
 const OLD = detectCapabilities('18.16.1');
 const NEW = detectCapabilities('25.8.3.66');
@@ -131,45 +130,6 @@ test('ClickHouse errors map to decisions through the table: bad data, fatal, ret
   assert.ok(
     isRetriable(classify(new Error('Code: 241, e.displayText() = DB::Exception: Memory limit exceeded'))),
   );
-});
-
-test('back-off grows exponentially with jitter up to the cap; only retriable errors are retried', async () => {
-  const policy = { initialMs: 100, maxMs: 1000 };
-  assert.equal(
-    backoffMs(0, policy, () => 0),
-    50,
-  );
-  assert.equal(
-    backoffMs(0, policy, () => 1),
-    100,
-  );
-  assert.equal(
-    backoffMs(3, policy, () => 1),
-    800,
-  );
-  assert.equal(
-    backoffMs(10, policy, () => 1),
-    1000,
-  );
-  let calls = 0;
-  const result = await withRetries(
-    async () => {
-      calls += 1;
-      if (calls < 3) throw new RetriableError('not yet');
-      return 'done';
-    },
-    { initialMs: 1, maxMs: 2 },
-  );
-  assert.deepEqual([result, calls], ['done', 3]);
-  calls = 0;
-  await assert.rejects(
-    withRetries(async () => {
-      calls += 1;
-      throw new Error('a bug');
-    }, policy),
-    /a bug/,
-  );
-  assert.equal(calls, 1, 'programming errors are never retried');
 });
 
 test('metrics render in the Prometheus text format', () => {

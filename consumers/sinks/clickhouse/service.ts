@@ -4,8 +4,8 @@
  * dead-lettered); connection failures and every other server error are retried.
  */
 import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import { isNetworkError, PoisonError, RetriableError } from '../../../core/errors.ts';
 import type { Config } from '../../../core/settings.ts';
-import { isNetworkError, PoisonError, RetriableError } from '../../errors.ts';
 
 /** Server error codes that mean the inserted data is bad (retrying the same rows cannot help). */
 export const BAD_DATA_CODES = new Map<number, string>([

@@ -6,9 +6,10 @@
  * ReplacingMergeTree keyed by topic, partition and offset) shows each record once even when a
  * crash fell between a row insert and its offset write.
  */
+
+import { PoisonError } from '../../../core/errors.ts';
 import type { Logger } from '../../../core/log.ts';
 import type { Config } from '../../../core/settings.ts';
-import { PoisonError } from '../../errors.ts';
 import type { AvroRecordSchema, Batch, Sink, SinkRecord, WriteResult } from '../../sink.ts';
 import {
   addColumnsSql,

@@ -4,8 +4,8 @@
  * retriable, authentication and permission errors stop the sink with the message.
  */
 import pg from 'pg';
+import { isNetworkError, PoisonError, RetriableError } from '../../../core/errors.ts';
 import type { Config } from '../../../core/settings.ts';
-import { isNetworkError, PoisonError, RetriableError } from '../../errors.ts';
 
 /** SQLSTATE class (first two characters) → decision. */
 const BAD_DATA_CLASSES = new Set(['22', '23']); // data exception, integrity constraint violation

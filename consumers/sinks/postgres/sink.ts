@@ -4,9 +4,9 @@
  * primary key (_topic, _partition, _offset) and are skipped, so every record is stored once.
  */
 import type pg from 'pg';
+import { PoisonError } from '../../../core/errors.ts';
 import type { Logger } from '../../../core/log.ts';
 import type { Config } from '../../../core/settings.ts';
-import { PoisonError } from '../../errors.ts';
 import type { AvroRecordSchema, Batch, Sink, SinkRecord, WriteResult } from '../../sink.ts';
 import {
   ident,

@@ -1,9 +1,10 @@
 /**
- * The one retry loop: exponential back-off with full jitter, for RetriableErrors only, until
- * it works or the runner stops. `onWait` runs between attempts (the runner heartbeats there
- * so the group keeps its partitions during a long outage).
+ * The one retry loop: exponential back-off with full jitter, for retriable failures only
+ * (`isRetriable`: RetriableError, retriable kafkajs errors, network failures), until it works
+ * or the signal aborts. `onWait` runs between attempts, at least once a second (the sink
+ * runner heartbeats there so the group keeps its partitions during a long outage).
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { isRetriable } from './errors.ts';
 
 export interface RetryPolicy {
@@ -14,6 +15,16 @@ export interface RetryPolicy {
 export function backoffMs(attempt: number, policy: RetryPolicy, random = Math.random): number {
   const ceiling = Math.min(policy.maxMs, policy.initialMs * 2 ** attempt);
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+/** Waits ms, or less when the signal aborts (resolves either way; never throws). */
+export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return;
+  try {
+    await delay(ms, undefined, { signal });
+  } catch (error) {
+    if ((error as Error).name !== 'AbortError') throw error;
+  }
 }
 
 export async function withRetries<T>(
@@ -31,10 +42,10 @@ export async function withRetries<T>(
     } catch (error) {
       if (!isRetriable(error) || hooks.signal?.aborted) throw error;
       const wait = backoffMs(attempt, policy);
-      hooks.onRetry?.(error, attempt + 1, wait);
+      hooks.onRetry?.(error as Error, attempt + 1, wait);
       const until = Date.now() + wait;
       while (Date.now() < until && !hooks.signal?.aborted) {
-        await sleep(Math.min(1000, until - Date.now()));
+        await sleep(Math.min(1000, until - Date.now()), hooks.signal);
         await hooks.onWait?.();
       }
       if (hooks.signal?.aborted) throw error;
