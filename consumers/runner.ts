@@ -9,15 +9,17 @@
  * maxWaitTimeInMs, maxBytesPerPartition); memory is bounded by the fetch size `memoryBytes`.
  */
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Registry } from 'prom-client';
 import { PoisonError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
+import { createMetricsRegistry } from '../core/metrics.ts';
 import { type RetryPolicy, withRetries } from '../core/retry.ts';
 import type { Config } from '../core/settings.ts';
 import { createKafka } from '../kafka/client.ts';
-import { type DeadLetter, DeadLetterQueue } from './dead-letter.ts';
+import { type DeadLetter, DeadLetterQueue, ensureDeadLetterTopic } from '../kafka/dead-letters.ts';
 import { Decoder } from './decoder.ts';
-import { type Counter, type Gauge, type Histogram, MetricsRegistry } from './metrics.ts';
 import type { Sink, SinkRecord } from './sink.ts';
+import { type SinkMetrics, sinkMetrics } from './sink-metrics.ts';
 
 export interface RunnerOptions {
   config: Config;
@@ -25,39 +27,20 @@ export interface RunnerOptions {
   log: Logger;
   topics: string[];
   group: string;
-  metrics?: MetricsRegistry;
+  /** Where the runner registers its metrics; a registry of its own (with process metrics) by default. */
+  metrics?: Registry;
 }
 
-export interface SinkMetrics {
-  recordsIn: Counter;
-  recordsOut: Counter;
-  batches: Counter;
-  deadLetters: Counter;
-  retries: Counter;
-  flushSeconds: Histogram;
-  lag: Gauge;
+/** Where a sink's dead letter came from, as headers. */
+function origin(topic: string, partition: number, offset: bigint): Record<string, string> {
+  return { 'dlq.topic': topic, 'dlq.partition': String(partition), 'dlq.offset': String(offset) };
 }
 
-export function sinkMetrics(registry: MetricsRegistry): SinkMetrics {
-  return {
-    recordsIn: registry.counter('chatstream_sink_records_in_total', 'Records read from Kafka.'),
-    recordsOut: registry.counter('chatstream_sink_records_out_total', 'Records written to the sink.'),
-    batches: registry.counter('chatstream_sink_batches_total', 'Batches written to the sink.'),
-    deadLetters: registry.counter(
-      'chatstream_sink_dead_letters_total',
-      'Records sent to the dead-letter topic.',
-    ),
-    retries: registry.counter('chatstream_sink_retries_total', 'Retried attempts after retriable failures.'),
-    flushSeconds: registry.histogram(
-      'chatstream_sink_flush_seconds',
-      'Time to write one batch to the sink.',
-      [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    ),
-    lag: registry.gauge(
-      'chatstream_sink_lag',
-      'Records between the last processed offset and the end of the partition.',
-    ),
-  };
+/** Records per kind, for counting dead letters once per kind. */
+function countByKind(letters: DeadLetter[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const { kind } of letters) counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  return counts;
 }
 
 /**
@@ -69,7 +52,7 @@ export function decodedSize(avroBytes: number): number {
 }
 
 export class SinkRunner {
-  readonly metrics: MetricsRegistry;
+  readonly metrics: Registry;
   private readonly m: SinkMetrics;
   private readonly options: RunnerOptions;
   private readonly kafka: Kafka;
@@ -86,11 +69,13 @@ export class SinkRunner {
 
   constructor(options: RunnerOptions) {
     this.options = options;
-    this.metrics = options.metrics ?? new MetricsRegistry();
+    this.metrics = options.metrics ?? createMetricsRegistry();
     this.m = sinkMetrics(this.metrics);
     this.kafka = createKafka(options.config, { role: `sink-${options.sink.name}` });
     this.decoder = new Decoder(options.config);
-    this.dlq = new DeadLetterQueue(this.kafka, options.config.sink.deadLetterTopic, options.sink.name);
+    this.dlq = new DeadLetterQueue(this.kafka, options.config.sink.deadLetterTopic, {
+      'dlq.sink': options.sink.name,
+    });
     this.policy = { initialMs: options.config.sink.retryInitialMs, maxMs: options.config.sink.retryMaxMs };
     this.chunkMemory = Math.floor(options.config.sink.memoryBytes / (2 * options.config.sink.concurrency));
   }
@@ -124,12 +109,8 @@ export class SinkRunner {
     const admin = this.kafka.admin();
     await admin.connect();
     try {
-      const brokers = (await admin.describeCluster()).brokers.length;
-      await this.dlq.connect(
-        admin,
-        config.kafka.partitions,
-        config.kafka.replicationFactor || Math.min(3, brokers),
-      );
+      await ensureDeadLetterTopic(admin, config, this.dlq.topic);
+      await this.dlq.connect();
       const existing = new Set(await admin.listTopics());
       const missing = topics.filter((t) => !existing.has(t));
       if (missing.length > 0)
@@ -188,6 +169,8 @@ export class SinkRunner {
     let chunkBytes = 0;
     let chunkMemory = 0;
     let letters: DeadLetter[] = [];
+    /** Records read since the last flush (counted here, added to the metric once per chunk). */
+    let read = 0;
     /** The last offset fully handled (written, dead-lettered or already in the sink). */
     let handled: bigint | undefined;
     let committed: bigint | undefined;
@@ -197,6 +180,8 @@ export class SinkRunner {
      * heartbeats — so a rebalance (the heartbeat throws) ends the batch with nothing lost.
      */
     const flush = async (): Promise<boolean> => {
+      if (read > 0) this.m.recordsIn.inc({ topic }, read);
+      read = 0;
       if (isStale()) return false; // the partition moved to another member: commit nothing
       if (chunk.length > 0) {
         const part = chunk;
@@ -215,11 +200,9 @@ export class SinkRunner {
         this.m.recordsOut.inc({ topic }, part.length - result.rejected.length);
         for (const { record, reason } of result.rejected) {
           letters.push({
-            topic,
-            partition,
-            offset: record.offset,
             kind: 'bad_data',
             reason,
+            headers: origin(topic, partition, record.offset),
             ...original(batch.messages, record.offset),
           });
         }
@@ -229,7 +212,7 @@ export class SinkRunner {
         const sending = letters;
         letters = [];
         await this.retry('sending dead letters', () => this.dlq.send(sending), heartbeat);
-        for (const letter of sending) this.m.deadLetters.inc({ topic, kind: letter.kind });
+        for (const [kind, count] of countByKind(sending)) this.m.deadLetters.inc({ topic, kind }, count);
         this.options.log.warn('records sent to the dead-letter topic', {
           topic,
           partition,
@@ -259,7 +242,7 @@ export class SinkRunner {
         handled = offset;
         continue;
       }
-      this.m.recordsIn.inc({ topic });
+      read += 1;
       const bytes = message.value?.length ?? 0;
       if (
         chunk.length > 0 &&
@@ -289,13 +272,11 @@ export class SinkRunner {
       } catch (error) {
         if (!(error instanceof PoisonError)) throw error;
         letters.push({
-          topic,
-          partition,
-          offset,
           key: message.key,
           value: message.value,
           kind: error.kind,
           reason: error.message,
+          headers: origin(topic, partition, offset),
         });
       }
       handled = offset;

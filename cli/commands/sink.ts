@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import { SinkRunner } from '../../consumers/runner.ts';
 import { SINKS, sinkByName } from '../../consumers/sinks/index.ts';
 import { EXIT, UsageError } from '../../core/errors.ts';
+import { serveMetrics } from '../../core/metrics.ts';
 import type { Config } from '../../core/settings.ts';
 import { topicName } from '../../kafka/topics.ts';
 import { RECORD_KINDS } from '../../schemas/catalog.ts';
@@ -70,10 +71,8 @@ export const sinkCommand: Command = {
     const group =
       (ctx.flags.group as string | undefined) ?? ctx.config.sink.group ?? `chatstream-sink-${name}`;
     const topics = sinkTopics(ctx.config, ctx.flags.topics as string | undefined);
-    const port =
-      ctx.flags['metrics-port'] === undefined
-        ? ctx.config.sink.metricsPort
-        : Number(ctx.flags['metrics-port']);
+    const fromFlag = ctx.flags['metrics-port'] !== undefined;
+    const port = fromFlag ? Number(ctx.flags['metrics-port']) : ctx.config.sink.metricsPort;
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw new UsageError(`--metrics-port must be a port number, got "${ctx.flags['metrics-port']}"`);
 
@@ -84,7 +83,11 @@ export const sinkCommand: Command = {
       topics,
       group,
     });
-    const server: Server = await runner.metrics.serve(port, ctx.config.sink.metricsHost);
+    const server: Server = await serveMetrics(runner.metrics, {
+      port,
+      host: ctx.config.sink.metricsHost,
+      setting: fromFlag ? '--metrics-port' : 'CHATSTREAM_SINK_METRICS_PORT',
+    });
     const address = server.address();
     log.info('metrics', {
       url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}/metrics`,

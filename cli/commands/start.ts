@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SinkRunner } from '../../consumers/runner.ts';
 import { clickhouseSink } from '../../consumers/sinks/clickhouse/index.ts';
 import { EXIT } from '../../core/errors.ts';
+import { serveMetrics } from '../../core/metrics.ts';
 import { withAdmin } from '../../kafka/client.ts';
 import { ensureTopics } from '../../kafka/topics.ts';
 import { RECORD_KINDS } from '../../schemas/catalog.ts';
@@ -51,7 +52,11 @@ export const startCommand: Command = {
       topics: sinkTopics(config),
       group: config.sink.group ?? 'chatstream-sink-clickhouse',
     });
-    const metrics = await runner.metrics.serve(config.sink.metricsPort, config.sink.metricsHost);
+    const metrics = await serveMetrics(runner.metrics, {
+      port: config.sink.metricsPort,
+      host: config.sink.metricsHost,
+      setting: 'CHATSTREAM_SINK_METRICS_PORT',
+    });
     await runner.start();
 
     ctx.out('');

@@ -171,7 +171,7 @@ export function sinkConformance(
         'committed offsets at the end',
         async () => (await committed(config, group, topic)) === 3000,
       );
-      const text = runner.metrics.render();
+      const text = await runner.metrics.metrics();
       assert.match(text, new RegExp(`chatstream_sink_records_out_total\\{topic="${topic}"\\} 3000`));
       assert.match(text, new RegExp(`chatstream_sink_records_in_total\\{topic="${topic}"\\} 3000`));
       assert.match(text, /chatstream_sink_batches_total\{topic="[^"]+"\} [1-9]/);
@@ -203,8 +203,9 @@ export function sinkConformance(
         async () => (await committed(config, group, topic)) === 500,
       );
       assert.ok(
-        Number(/chatstream_sink_retries_total\{sink="[^"]+"\} (\d+)/.exec(runner.metrics.render())?.[1]) >=
-          20,
+        Number(
+          /chatstream_sink_retries_total\{sink="[^"]+"\} (\d+)/.exec(await runner.metrics.metrics())?.[1],
+        ) >= 20,
       );
       await stop(runner);
     });
@@ -242,9 +243,11 @@ export function sinkConformance(
       const first = await start(topic, group, slow, { batchMaxRows: 200 });
       await until('the first member writing', async () => (await readBack.visible(topic)) > 0);
       const second = await start(topic, group);
-      const written = (runner: SinkRunner) =>
-        Number(/chatstream_sink_records_out_total\{[^}]*\} (\d+)/.exec(runner.metrics.render())?.[1] ?? 0);
-      await until('the second member writing its share', async () => written(second) > 0, 30_000);
+      const written = async (runner: SinkRunner) =>
+        Number(
+          /chatstream_sink_records_out_total\{[^}]*\} (\d+)/.exec(await runner.metrics.metrics())?.[1] ?? 0,
+        );
+      await until('the second member writing its share', async () => (await written(second)) > 0, 30_000);
       const before = await readBack.visible(topic);
       await stop(first); // its partitions move to the second member
       assert.ok(
@@ -306,7 +309,7 @@ export function sinkConformance(
       assert.equal(byKey['bad-3']?.['dlq.kind'], 'undecodable');
       assert.equal(byKey['bad-3']?.['dlq.sink'], definition.name);
       assert.match(
-        runner.metrics.render(),
+        await runner.metrics.metrics(),
         new RegExp(`chatstream_sink_dead_letters_total\\{topic="${topic}",kind="undecodable"\\} 2`),
       );
       await stop(runner);

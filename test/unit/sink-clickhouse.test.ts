@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MetricsRegistry } from '../../consumers/metrics.ts';
 import { decodedSize } from '../../consumers/runner.ts';
 import type { AvroRecordSchema } from '../../consumers/sink.ts';
+import { sinkMetrics } from '../../consumers/sink-metrics.ts';
 import {
   addColumnsSql,
   columnsOf,
@@ -14,6 +14,7 @@ import {
 import { classify } from '../../consumers/sinks/clickhouse/service.ts';
 import { detectCapabilities } from '../../consumers/sinks/clickhouse/sink.ts';
 import { isRetriable, PoisonError } from '../../core/errors.ts';
+import { createMetricsRegistry } from '../../core/metrics.ts';
 
 const OLD = detectCapabilities('18.16.1');
 const NEW = detectCapabilities('25.8.3.66');
@@ -132,18 +133,23 @@ test('ClickHouse errors map to decisions through the table: bad data, fatal, ret
   );
 });
 
-test('metrics render in the Prometheus text format', () => {
-  const registry = new MetricsRegistry();
-  registry.counter('c_total', 'A counter.').inc({ topic: 'a"b' }, 2);
-  registry.gauge('g', 'A gauge.').set({ partition: 1 }, 5);
-  registry.histogram('h_seconds', 'A histogram.', [0.1, 1]).observe({ topic: 't' }, 0.5);
-  const text = registry.render();
-  assert.match(text, /# TYPE c_total counter\nc_total\{topic="a\\"b"\} 2/);
-  assert.match(text, /g\{partition="1"\} 5/);
+test('sink metrics: the documented names and labels, on the registry given', async () => {
+  const registry = createMetricsRegistry();
+  const m = sinkMetrics(registry);
+  m.recordsIn.inc({ topic: 'a"b' }, 2);
+  m.deadLetters.inc({ topic: 't', kind: 'undecodable' }, 2);
+  m.lag.set({ topic: 't', partition: 1 }, 5);
+  m.flushSeconds.observe({ topic: 't' }, 0.5);
+  const text = await registry.metrics();
   assert.match(
     text,
-    /h_seconds_bucket\{topic="t",le="0.1"\} 0\nh_seconds_bucket\{topic="t",le="1"\} 1\nh_seconds_bucket\{topic="t",le="\+Inf"\} 1/,
+    /# TYPE chatstream_sink_records_in_total counter\nchatstream_sink_records_in_total\{topic="a\\"b"\} 2/,
   );
+  assert.match(text, /chatstream_sink_dead_letters_total\{topic="t",kind="undecodable"\} 2/);
+  assert.match(text, /chatstream_sink_lag\{topic="t",partition="1"\} 5/);
+  assert.match(text, /chatstream_sink_flush_seconds_bucket\{le="0.25",topic="t"\} 0\n/);
+  assert.match(text, /chatstream_sink_flush_seconds_bucket\{le="0.5",topic="t"\} 1\n/);
+  assert.match(text, /chatstream_sink_flush_seconds_count\{topic="t"\} 1/);
   assert.match(text, /process_resident_memory_bytes \d+/);
   assert.equal(decodedSize(100), 2112);
 });
