@@ -3,9 +3,10 @@
  * is down, and taken down again afterwards) and prints one table. Each pipeline stage adds its
  * case under bench/cases and lists it here.
  */
+
+import { loadConfig } from '../cli/settings.ts';
 import { describeError } from '../core/errors.ts';
 import { configureLogging, createLogger } from '../core/log.ts';
-import { loadConfig } from '../core/settings.ts';
 import { renderTable } from '../core/table.ts';
 import { Stack } from '../stack/stack.ts';
 import { avroEncode } from './cases/avro-encode.ts';

@@ -1,5 +1,5 @@
 /** A benchmark case: runs against the live local stack and returns its table rows. */
-import type { Config } from '../core/settings.ts';
+import type { Config } from '../cli/settings.ts';
 
 export interface BenchRow {
   benchmark: string;

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { UsageError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
-import type { Config } from '../core/settings.ts';
+import type { Config } from './settings.ts';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';

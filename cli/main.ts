@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeError, EXIT, isChatstreamError, UsageError } from '../core/errors.ts';
 import { configureLogging, createLogger } from '../core/log.ts';
-import { loadConfig, PROJECT_ROOT, unknownSettingsInEnvironment } from '../core/settings.ts';
+import { PROJECT_ROOT } from '../core/settings.ts';
 import { type Command, commandHelp, groupHelp, parseCommandLine } from './command.ts';
 import { configCommands } from './commands/config.ts';
 import { registryCommand } from './commands/registry.ts';
@@ -14,6 +14,7 @@ import { schemasCommands } from './commands/schemas.ts';
 import { sinkCommand } from './commands/sink.ts';
 import { stackCommands } from './commands/stack.ts';
 import { startCommand } from './commands/start.ts';
+import { loadConfig, unknownSettingsInEnvironment } from './settings.ts';
 
 export const commands: Command[] = [
   startCommand,

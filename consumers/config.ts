@@ -1,5 +1,6 @@
 /** Settings of every sink runner (`chatstream sink <name>`): batching, memory, retries, dead letters, metrics. */
-import { setting } from '../core/config.ts';
+import { type Settings, setting } from '../core/config.ts';
+import type { CoreConfig } from '../core/settings.ts';
 
 export const sinkSettings = {
   group: setting.optionalString({
@@ -80,3 +81,6 @@ export const sinkSettings = {
     description: 'Port of the Prometheus `/metrics` endpoint of `chatstream sink` (127.0.0.1).',
   }),
 };
+
+/** What the sink runner and the sinks read: the shared settings and the `sink` section. */
+export type SinkConfig = CoreConfig & Settings<{ sink: typeof sinkSettings }>;

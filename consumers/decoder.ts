@@ -7,7 +7,7 @@
 import avro from 'avsc';
 import { request } from 'undici';
 import { isNetworkError, PoisonError, RetriableError } from '../core/errors.ts';
-import type { Config } from '../core/settings.ts';
+import type { CoreConfig } from '../core/settings.ts';
 import type { AvroRecordSchema } from './sink.ts';
 
 export interface WriterSchema {
@@ -28,7 +28,7 @@ export class Decoder {
   private readonly url: string;
   private readonly headers: Record<string, string>;
 
-  constructor(config: Config) {
+  constructor(config: CoreConfig) {
     const { url, username, password } = config.schemaRegistry;
     this.url = url;
     this.headers = username

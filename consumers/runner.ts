@@ -14,15 +14,15 @@ import { PoisonError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { createMetricsRegistry } from '../core/metrics.ts';
 import { type RetryPolicy, withRetries } from '../core/retry.ts';
-import type { Config } from '../core/settings.ts';
 import { createKafka } from '../kafka/client.ts';
 import { type DeadLetter, DeadLetterQueue, ensureDeadLetterTopic } from '../kafka/dead-letters.ts';
+import type { SinkConfig } from './config.ts';
 import { Decoder } from './decoder.ts';
 import type { Sink, SinkRecord } from './sink.ts';
 import { type SinkMetrics, sinkMetrics } from './sink-metrics.ts';
 
 export interface RunnerOptions {
-  config: Config;
+  config: SinkConfig;
   sink: Sink;
   log: Logger;
   topics: string[];

@@ -6,7 +6,7 @@
  */
 import type { Section } from '../core/config.ts';
 import type { Logger } from '../core/log.ts';
-import type { Config } from '../core/settings.ts';
+import type { SinkConfig } from './config.ts';
 
 /** One decoded Kafka record. */
 export interface SinkRecord {
@@ -62,7 +62,7 @@ export interface Sink {
 }
 
 export interface SinkContext {
-  config: Config;
+  config: SinkConfig;
   log: Logger;
 }
 

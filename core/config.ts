@@ -10,7 +10,7 @@
  *   - the config file as `{ "<section>": { "<name>": value } }`.
  * Precedence: environment > file > default. Every error names the variable or file key.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError } from './errors.ts';
 
 export interface SettingSpec<T> {
@@ -227,6 +227,22 @@ export function loadSettings<S extends Schema>(schema: S, options: LoadOptions =
     result[section] = resolved;
   }
   return result as Settings<S>;
+}
+
+export interface ConfigSource {
+  env?: NodeJS.ProcessEnv;
+  /** Path of a JSON config file; defaults to $CHATSTREAM_CONFIG, else ./chatstream.config.json if present. */
+  file?: string;
+}
+
+/** Loads a schema's settings from where chatstream reads them: defaults < config file < environment. */
+export function loadSettingsFrom<S extends Schema>(schema: S, source: ConfigSource = {}): Settings<S> {
+  const env = source.env ?? process.env;
+  const path =
+    source.file ??
+    env.CHATSTREAM_CONFIG ??
+    (existsSync('chatstream.config.json') ? 'chatstream.config.json' : undefined);
+  return loadSettings(schema, { env, file: path ? readConfigFile(path) : undefined });
 }
 
 /** Environment variables that look like ours but match no setting (likely typos). */

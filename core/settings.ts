@@ -1,21 +1,54 @@
 /**
- * Every setting chatstream reads, in one catalogue. Components add their section here; the
- * README's configuration reference is generated from it (`chatstream config docs`).
+ * The shared settings: logging, the local stack and the connections every component makes
+ * (Kafka, schema registry, chatstream's registry, PostgreSQL, ClickHouse). Components declare
+ * their own sections beside their code (e.g. consumers/config.ts); the full catalogue, and the
+ * README's configuration reference generated from it, is assembled above core/ in
+ * cli/settings.ts. Code below cli/ asks for the narrowest config type it needs (CoreConfig here).
  */
-import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sinkSettings } from '../consumers/config.ts';
-import { postgresSettings } from '../consumers/sinks/postgres/config.ts';
-import { LEVELS } from '../registry/compatibility.ts';
-import { loadSettings, readConfigFile, type Settings, setting, unknownEnvironment } from './config.ts';
+import { type Settings, setting } from './config.ts';
 
 /** The project's folder (where package.json is). */
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 export const KAFKA_DEFAULT_VERSION = '3.9.2';
 
-export const schema = {
+/** Schema compatibility levels, as Confluent's registry names them (rules: schemas/compatibility.ts). */
+export const COMPATIBILITY_LEVELS = [
+  'NONE',
+  'BACKWARD',
+  'BACKWARD_TRANSITIVE',
+  'FORWARD',
+  'FORWARD_TRANSITIVE',
+  'FULL',
+  'FULL_TRANSITIVE',
+] as const;
+
+const postgres = {
+  enabled: setting.bool({
+    default: false,
+    description:
+      "Local stack: also run PostgreSQL (for `chatstream sink postgres`). Debian's `postgresql` is installed when missing and we are root.",
+  }),
+  port: setting.port({ default: 5432, description: 'Local stack: PostgreSQL port (127.0.0.1).' }),
+  url: setting.string({
+    default: (s) => `postgres://postgres@127.0.0.1:${s.port}/chatstream`,
+    description: 'PostgreSQL connection string of the Postgres sink. Defaults to the local stack.',
+    example: 'postgres://chatstream:secret@postgres:5432/analytics',
+  }),
+  password: setting.string({
+    default: '',
+    secret: true,
+    description: 'PostgreSQL password (when not in the URL).',
+  }),
+  schema: setting.string({
+    default: 'public',
+    description: 'PostgreSQL schema the sink creates its tables in.',
+  }),
+};
+
+export const coreSchema = {
   log: {
     level: setting.oneOf(['debug', 'info', 'warn', 'error'] as const, {
       default: 'info',
@@ -135,7 +168,7 @@ export const schema = {
       default: '_schemas',
       description: 'The compacted topic the registry stores schemas in.',
     }),
-    compatibility: setting.oneOf(LEVELS, {
+    compatibility: setting.oneOf(COMPATIBILITY_LEVELS, {
       default: 'BACKWARD',
       description:
         'Compatibility level for subjects that have none of their own, until changed with PUT /config.',
@@ -149,8 +182,7 @@ export const schema = {
       description: 'Basic-auth password the registry requires.',
     }),
   },
-  sink: sinkSettings,
-  postgres: postgresSettings,
+  postgres,
   clickhouse: {
     httpPort: setting.port({ default: 8123, description: 'Local stack: ClickHouse HTTP port (127.0.0.1).' }),
     tcpPort: setting.port({ default: 9000, description: 'Local stack: ClickHouse native port (127.0.0.1).' }),
@@ -170,24 +202,5 @@ export const schema = {
   },
 };
 
-export type Config = Settings<typeof schema>;
-
-export interface ConfigSource {
-  env?: NodeJS.ProcessEnv;
-  /** Path of a JSON config file; defaults to $CHATSTREAM_CONFIG, else ./chatstream.config.json if present. */
-  file?: string;
-}
-
-/** Loads the whole configuration: defaults < config file < environment. */
-export function loadConfig(source: ConfigSource = {}): Config {
-  const env = source.env ?? process.env;
-  const path =
-    source.file ??
-    env.CHATSTREAM_CONFIG ??
-    (existsSync('chatstream.config.json') ? 'chatstream.config.json' : undefined);
-  return loadSettings(schema, { env, file: path ? readConfigFile(path) : undefined });
-}
-
-export function unknownSettingsInEnvironment(env: NodeJS.ProcessEnv = process.env): string[] {
-  return unknownEnvironment(schema, env);
-}
+/** The shared settings as loaded; every full configuration (cli/settings.ts) is one. */
+export type CoreConfig = Settings<typeof coreSchema>;

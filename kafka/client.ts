@@ -13,7 +13,7 @@ import {
   type ProducerConfig,
 } from 'kafkajs';
 import { createLogger } from '../core/log.ts';
-import type { Config } from '../core/settings.ts';
+import type { CoreConfig } from '../core/settings.ts';
 
 const log = createLogger('kafkajs');
 
@@ -46,7 +46,7 @@ export interface ClientOptions {
   overrides?: Partial<KafkaConfig>;
 }
 
-export function createKafka(config: Config, options: ClientOptions = {}): Kafka {
+export function createKafka(config: CoreConfig, options: ClientOptions = {}): Kafka {
   return new Kafka({
     clientId: options.role ? `${config.kafka.clientId}-${options.role}` : config.kafka.clientId,
     brokers: config.kafka.brokers,
@@ -65,7 +65,7 @@ export function createProducer(kafka: Kafka, config: ProducerConfig = {}): Produ
 }
 
 /** Runs fn with a connected admin client, always disconnecting it. */
-export async function withAdmin<T>(config: Config, fn: (admin: Admin) => Promise<T>): Promise<T> {
+export async function withAdmin<T>(config: CoreConfig, fn: (admin: Admin) => Promise<T>): Promise<T> {
   const admin = createKafka(config, { role: 'admin' }).admin();
   await admin.connect();
   try {

@@ -7,7 +7,7 @@
  * record is never lost.
  */
 import type { Admin, Kafka, Message, Producer } from 'kafkajs';
-import type { Config } from '../core/settings.ts';
+import type { CoreConfig } from '../core/settings.ts';
 import { createProducer } from './client.ts';
 
 export interface DeadLetter {
@@ -52,7 +52,7 @@ export function deadLetterMessages(
 /** Creates the dead-letter topic when it is missing (30 days' retention); true when it created it. */
 export async function ensureDeadLetterTopic(
   admin: Admin,
-  config: Pick<Config, 'kafka'>,
+  config: Pick<CoreConfig, 'kafka'>,
   topic: string,
 ): Promise<boolean> {
   if ((await admin.listTopics()).includes(topic)) return false;

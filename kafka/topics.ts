@@ -1,21 +1,27 @@
 /**
- * The project's topics, created with explicit settings rather than broker defaults: entity
- * topics compacted (a new sink rebuilds current state from the beginning), event topics with
- * a retention. Existing topics are left as they are.
+ * Topics created with explicit settings rather than broker defaults: entity topics compacted
+ * (a new sink rebuilds current state from the beginning), event topics with a retention.
+ * Existing topics are left as they are. The project's topics are the record kinds of
+ * schemas/catalog.ts (RECORD_KINDS), which callers pass in.
  */
 import type { Admin, ITopicConfig } from 'kafkajs';
-import type { Config } from '../core/settings.ts';
-import { RECORD_KINDS, type RecordKind } from '../schemas/catalog.ts';
+import type { CoreConfig } from '../core/settings.ts';
 
-export function topicName(config: Config, kind: RecordKind): string {
-  return `${config.kafka.topicPrefix}${kind.topic}`;
+/** What a topic needs to be created: its name (before the prefix) and how it keeps records. */
+export interface TopicSpec {
+  topic: string;
+  retention: 'compact' | 'time';
 }
 
-/** The topic definition for a record kind. Pure. */
-export function topicConfig(config: Config, kind: RecordKind, brokers: number): ITopicConfig {
+export function topicName(config: CoreConfig, spec: Pick<TopicSpec, 'topic'>): string {
+  return `${config.kafka.topicPrefix}${spec.topic}`;
+}
+
+/** The topic definition for a spec. Pure. */
+export function topicConfig(config: CoreConfig, spec: TopicSpec, brokers: number): ITopicConfig {
   const { partitions, replicationFactor, eventRetentionHours } = config.kafka;
   const configEntries =
-    kind.retention === 'compact'
+    spec.retention === 'compact'
       ? [
           { name: 'cleanup.policy', value: 'compact' },
           { name: 'min.compaction.lag.ms', value: String(60 * 60 * 1000) },
@@ -25,7 +31,7 @@ export function topicConfig(config: Config, kind: RecordKind, brokers: number): 
           { name: 'retention.ms', value: String(eventRetentionHours * 60 * 60 * 1000) },
         ];
   return {
-    topic: topicName(config, kind),
+    topic: topicName(config, spec),
     numPartitions: partitions,
     replicationFactor: replicationFactor || Math.min(3, brokers),
     configEntries,
@@ -33,15 +39,11 @@ export function topicConfig(config: Config, kind: RecordKind, brokers: number): 
 }
 
 /** Creates the missing topics; returns the names it created. */
-export async function ensureTopics(
-  admin: Admin,
-  config: Config,
-  kinds: RecordKind[] = RECORD_KINDS,
-): Promise<string[]> {
+export async function ensureTopics(admin: Admin, config: CoreConfig, specs: TopicSpec[]): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
   const brokers = (await admin.describeCluster()).brokers.length;
-  const missing = kinds
-    .map((kind) => topicConfig(config, kind, brokers))
+  const missing = specs
+    .map((spec) => topicConfig(config, spec, brokers))
     .filter((t) => !existing.has(t.topic));
   if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true });
   return missing.map((t) => t.topic);

@@ -2,8 +2,8 @@
  * The registry's operations, as the REST API exposes them. Reads come from the state; writes
  * become `_schemas` records that are acknowledged by Kafka and applied before they return.
  */
-import { InvalidSchemaError, type ParsedSchema, parseAvroSchema } from './avro-schema.ts';
-import { checkCompatibility, LEVELS, type Level } from './compatibility.ts';
+import { InvalidSchemaError, type ParsedSchema, parseAvroSchema } from '../schemas/avro-schema.ts';
+import { checkCompatibility, LEVELS, type Level } from '../schemas/compatibility.ts';
 import { registryErrors as E, RegistryError } from './errors.ts';
 import type { RegistryRecord } from './records.ts';
 import type { Entry, RegistryState } from './state.ts';

@@ -2,7 +2,7 @@
 import type { AddressInfo } from 'node:net';
 import { ServiceError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
-import type { Config } from '../core/settings.ts';
+import type { CoreConfig } from '../core/settings.ts';
 import { createKafka } from '../kafka/client.ts';
 import { createRegistryServer } from './http.ts';
 import { KafkaRecordLog } from './kafka-log.ts';
@@ -15,7 +15,7 @@ export interface RunningRegistry {
   close(): Promise<void>;
 }
 
-export async function startRegistry(config: Config, log: Logger): Promise<RunningRegistry> {
+export async function startRegistry(config: CoreConfig, log: Logger): Promise<RunningRegistry> {
   const { host, port, topic, compatibility, user, password } = config.registry;
   const state = new RegistryState();
   const store = new KafkaRecordLog(createKafka(config, { role: 'registry' }), topic, state, log);

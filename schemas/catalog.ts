@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Level } from '../registry/compatibility.ts';
+import type { Level } from './compatibility.ts';
 
 export const SCHEMAS_DIR = dirname(fileURLToPath(import.meta.url));
 

@@ -4,9 +4,9 @@
  * is compatible with the versions before it under its subject's level.
  */
 import { relative } from 'node:path';
-import { InvalidSchemaError, parseAvroSchema } from '../registry/avro-schema.ts';
-import { checkCompatibility } from '../registry/compatibility.ts';
+import { InvalidSchemaError, parseAvroSchema } from './avro-schema.ts';
 import { RECORD_KINDS, type RecordKind, SCHEMAS_DIR, schemaVersions } from './catalog.ts';
+import { checkCompatibility } from './compatibility.ts';
 
 interface FieldJson {
   name: string;

@@ -3,7 +3,7 @@
  * `<prefix><topic>-value`, with the subject's compatibility level. Idempotent: a version the
  * registry has already answers with its existing id.
  */
-import type { Config } from '../core/settings.ts';
+import type { CoreConfig } from '../core/settings.ts';
 import { RECORD_KINDS, type RecordKind, schemaVersions, subjectOf } from './catalog.ts';
 import {
   createRegistryClient,
@@ -18,7 +18,7 @@ export interface Registered {
 }
 
 export async function registerAll(
-  config: Config,
+  config: CoreConfig,
   kinds: RecordKind[] = RECORD_KINDS,
   root?: string,
 ): Promise<Registered[]> {

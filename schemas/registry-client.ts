@@ -4,11 +4,11 @@
  */
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { request } from 'undici';
-import type { Config } from '../core/settings.ts';
-import type { Level } from '../registry/compatibility.ts';
+import type { CoreConfig } from '../core/settings.ts';
+import type { Level } from './compatibility.ts';
 import type { RegistryPort } from './evolution.ts';
 
-export function createRegistryClient(config: Config): SchemaRegistry {
+export function createRegistryClient(config: CoreConfig): SchemaRegistry {
   const { url, username, password } = config.schemaRegistry;
   return new SchemaRegistry({ host: url, ...(username ? { auth: { username, password } } : {}) });
 }
@@ -21,7 +21,7 @@ export function registryPort(client: SchemaRegistry): RegistryPort {
   };
 }
 
-function headers(config: Config): Record<string, string> {
+function headers(config: CoreConfig): Record<string, string> {
   const { username, password } = config.schemaRegistry;
   return {
     'Content-Type': 'application/vnd.schemaregistry.v1+json',
@@ -32,7 +32,7 @@ function headers(config: Config): Record<string, string> {
 }
 
 /** The subject's own compatibility level, or undefined when it follows the global one. */
-export async function subjectCompatibility(config: Config, subject: string): Promise<Level | undefined> {
+export async function subjectCompatibility(config: CoreConfig, subject: string): Promise<Level | undefined> {
   const response = await request(`${config.schemaRegistry.url}/config/${encodeURIComponent(subject)}`, {
     headers: headers(config),
   });
@@ -47,7 +47,11 @@ export async function subjectCompatibility(config: Config, subject: string): Pro
   return body.compatibilityLevel;
 }
 
-export async function setSubjectCompatibility(config: Config, subject: string, level: Level): Promise<void> {
+export async function setSubjectCompatibility(
+  config: CoreConfig,
+  subject: string,
+  level: Level,
+): Promise<void> {
   const response = await request(`${config.schemaRegistry.url}/config/${encodeURIComponent(subject)}`, {
     method: 'PUT',
     headers: headers(config),

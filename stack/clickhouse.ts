@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ConfigError, MissingDependencyError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
-import type { Config } from '../core/settings.ts';
+import type { CoreConfig } from '../core/settings.ts';
 import { isRunning, readPidFile, startDetached, which } from './process.ts';
 import { type PortClaim, type Service, type ServiceStatus, waitUntilReady } from './service.ts';
 
@@ -94,9 +94,9 @@ export class ClickHouseService implements Service {
   private readonly errorLog: string;
   private readonly configFile: string;
 
-  private readonly config: Config;
+  private readonly config: CoreConfig;
 
-  constructor(config: Config) {
+  constructor(config: CoreConfig) {
     this.config = config;
     const home = config.stack.home;
     this.dir = join(home, 'clickhouse');

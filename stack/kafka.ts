@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, MissingDependencyError, ServiceError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
-import { type Config, PROJECT_ROOT } from '../core/settings.ts';
+import { type CoreConfig, PROJECT_ROOT } from '../core/settings.ts';
 import { createKafka } from '../kafka/client.ts';
 import { isRunning, readPidFile, startDetached, which } from './process.ts';
 import { type PortClaim, type Service, type ServiceStatus, waitUntilReady } from './service.ts';
@@ -79,9 +79,9 @@ export class KafkaService implements Service {
   private readonly propertiesFile: string;
   private readonly version: string;
 
-  private readonly config: Config;
+  private readonly config: CoreConfig;
 
-  constructor(config: Config) {
+  constructor(config: CoreConfig) {
     this.config = config;
     const home = config.stack.home;
     this.dir = join(home, 'kafka');

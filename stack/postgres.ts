@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { MissingDependencyError, ServiceError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
-import type { Config } from '../core/settings.ts';
+import type { CoreConfig } from '../core/settings.ts';
 import { isRunning, readPidFile, startDetached, which } from './process.ts';
 import { type PortClaim, type Service, type ServiceStatus, waitUntilReady } from './service.ts';
 
@@ -51,11 +51,11 @@ export class PostgresService implements Service {
   readonly pidFile: string;
   /** SIGINT is PostgreSQL's fast shutdown (SIGTERM would wait for every client to leave). */
   readonly stopSignal = 'SIGINT' as const;
-  private readonly config: Config;
+  private readonly config: CoreConfig;
   private readonly dir: string;
   private readonly dataDir: string;
 
-  constructor(config: Config) {
+  constructor(config: CoreConfig) {
     this.config = config;
     this.dir = join(config.stack.home, 'postgres');
     this.dataDir = join(this.dir, 'data');

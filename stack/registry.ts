@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../core/log.ts';
-import { type Config, PROJECT_ROOT } from '../core/settings.ts';
+import { type CoreConfig, PROJECT_ROOT } from '../core/settings.ts';
 import { isRunning, readPidFile, startDetached } from './process.ts';
 import { type PortClaim, type Service, type ServiceStatus, waitUntilReady } from './service.ts';
 
@@ -16,9 +16,9 @@ export class RegistryService implements Service {
   readonly endpoint: string;
   readonly logFile: string;
   readonly pidFile: string;
-  private readonly config: Config;
+  private readonly config: CoreConfig;
 
-  constructor(config: Config) {
+  constructor(config: CoreConfig) {
     this.config = config;
     this.endpoint = `http://127.0.0.1:${config.registry.port}`;
     this.logFile = join(config.stack.home, 'logs', 'registry.log');

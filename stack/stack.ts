@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ServiceError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
-import type { Config } from '../core/settings.ts';
+import type { CoreConfig } from '../core/settings.ts';
 import { ClickHouseService } from './clickhouse.ts';
 import { KafkaService } from './kafka.ts';
 import { PostgresService } from './postgres.ts';
@@ -19,7 +19,7 @@ import type { Service, ServiceStatus } from './service.ts';
 const STOP_GRACE_MS = 30_000;
 
 /** Every service the stack knows, in start order (stopped in reverse). */
-function allServices(config: Config): Service[] {
+function allServices(config: CoreConfig): Service[] {
   return [
     new KafkaService(config),
     new ClickHouseService(config),
@@ -29,7 +29,7 @@ function allServices(config: Config): Service[] {
 }
 
 /** The services `up` starts: PostgreSQL only when a Postgres sink is configured. */
-export function stackServices(config: Config): Service[] {
+export function stackServices(config: CoreConfig): Service[] {
   return allServices(config).filter((s) => s.name !== 'postgres' || config.postgres.enabled);
 }
 
@@ -73,10 +73,10 @@ export class Stack {
   /** Names of every service the stack knows (configured or not). */
   readonly known: string[];
 
-  private readonly config: Config;
+  private readonly config: CoreConfig;
   private readonly log: Logger;
 
-  constructor(config: Config, log: Logger) {
+  constructor(config: CoreConfig, log: Logger) {
     this.config = config;
     this.log = log;
     this.services = stackServices(config);

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
-import type { Config } from '../../core/settings.ts';
+import type { Config } from '../../cli/settings.ts';
 import { createKafka, createProducer } from '../../kafka/client.ts';
 import { createRegistryClient } from '../../schemas/registry-client.ts';
 import { createTopic } from '../../test/helpers/produce.ts';

@@ -1,8 +1,8 @@
 /** `chatstream config show | check | docs`: what the settings resolve to, and their reference. */
 import { redacted, renderReference } from '../../core/config.ts';
 import { EXIT } from '../../core/errors.ts';
-import { schema } from '../../core/settings.ts';
 import type { Command } from '../command.ts';
+import { schema } from '../settings.ts';
 
 const show: Command = {
   path: ['config', 'show'],

@@ -5,10 +5,10 @@ import { SinkRunner } from '../../consumers/runner.ts';
 import { SINKS, sinkByName } from '../../consumers/sinks/index.ts';
 import { EXIT, UsageError } from '../../core/errors.ts';
 import { serveMetrics } from '../../core/metrics.ts';
-import type { Config } from '../../core/settings.ts';
 import { topicName } from '../../kafka/topics.ts';
 import { RECORD_KINDS } from '../../schemas/catalog.ts';
 import type { Command } from '../command.ts';
+import type { Config } from '../settings.ts';
 
 export function sinkTopics(config: Config, flag?: string): string[] {
   const list = flag ?? config.sink.topics;

@@ -40,7 +40,7 @@ export const startCommand: Command = {
     const stack = new Stack(config, log.child('stack'));
     const statuses = ctx.flags['no-stack'] ? [] : await stack.up();
     if (statuses.length > 0) ctx.out(statusTable(statuses));
-    const created = await withAdmin(config, (admin) => ensureTopics(admin, config));
+    const created = await withAdmin(config, (admin) => ensureTopics(admin, config, RECORD_KINDS));
     const subjects = await registerAll(config);
     log.info('topics and schemas ready', { createdTopics: created.length, subjects: subjects.length });
 

@@ -1,6 +1,6 @@
 /** Produces Avro records (Confluent wire format, schema registered under <topic>-value) to a new topic. */
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
-import type { Config } from '../../core/settings.ts';
+import type { Config } from '../../cli/settings.ts';
 import { createKafka, createProducer, withAdmin } from '../../kafka/client.ts';
 import { createRegistryClient } from '../../schemas/registry-client.ts';
 

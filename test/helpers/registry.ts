@@ -1,6 +1,7 @@
 /** A registry instance of its own (real Kafka, its own topic, a free port) and a tiny HTTP client. */
+
+import { type Config, loadConfig } from '../../cli/settings.ts';
 import { createLogger } from '../../core/log.ts';
-import { type Config, loadConfig } from '../../core/settings.ts';
 import { type RunningRegistry, startRegistry } from '../../registry/run.ts';
 import { uniqueName } from './names.ts';
 

@@ -9,11 +9,11 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type Config, loadConfig } from '../../cli/settings.ts';
 import { SinkRunner } from '../../consumers/runner.ts';
 import type { Batch, Sink, SinkDefinition } from '../../consumers/sink.ts';
 import { RetriableError } from '../../core/errors.ts';
 import { createLogger } from '../../core/log.ts';
-import { type Config, loadConfig } from '../../core/settings.ts';
 import { createKafka, withAdmin } from '../../kafka/client.ts';
 import { uniqueName } from './names.ts';
 import { createTopic, produceAvro, produceRaw } from './produce.ts';

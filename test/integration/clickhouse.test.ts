@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { createClient } from '@clickhouse/client';
-import { loadConfig } from '../../core/settings.ts';
+import { loadConfig } from '../../cli/settings.ts';
 import { uniqueName } from '../helpers/names.ts';
 
 const config = loadConfig();

@@ -2,8 +2,9 @@
  * Integration tests run on the real local stack. Services that are not running are brought
  * up before the tests and taken down after them, leaving the machine as we found it.
  */
+
+import { loadConfig } from '../../cli/settings.ts';
 import { configureLogging, createLogger } from '../../core/log.ts';
-import { loadConfig } from '../../core/settings.ts';
 import { Stack } from '../../stack/stack.ts';
 
 const stack = new Stack(loadConfig(), createLogger('test-setup'));

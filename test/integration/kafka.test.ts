@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { loadConfig } from '../../core/settings.ts';
+import { loadConfig } from '../../cli/settings.ts';
 import { createKafka, createProducer } from '../../kafka/client.ts';
 import { uniqueName } from '../helpers/names.ts';
 

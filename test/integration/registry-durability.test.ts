@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SchemaRegistry as RegistryClient, SchemaType } from '@kafkajs/confluent-schema-registry';
-import { loadConfig } from '../../core/settings.ts';
+import { loadConfig } from '../../cli/settings.ts';
 import { createKafka, createProducer } from '../../kafka/client.ts';
 import { uniqueName } from '../helpers/names.ts';
 import { call, startTestRegistry } from '../helpers/registry.ts';

@@ -2,10 +2,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import type { Config } from '../../cli/settings.ts';
 import { clickhouseSink } from '../../consumers/sinks/clickhouse/index.ts';
 import { quoteIdent, tableName } from '../../consumers/sinks/clickhouse/schema.ts';
 import { serverCode } from '../../consumers/sinks/clickhouse/service.ts';
-import type { Config } from '../../core/settings.ts';
 import { type ReadBack, sinkConformance } from '../helpers/sink-conformance.ts';
 
 function clickhouseReadBack(config: Config): ReadBack {
@@ -50,7 +50,7 @@ function clickhouseReadBack(config: Config): ReadBack {
 sinkConformance(clickhouseSink, clickhouseReadBack);
 
 test('ClickHouse tables: ReplacingMergeTree ordered by the record key, partitioned by month, Kafka metadata columns', async () => {
-  const { loadConfig } = await import('../../core/settings.ts');
+  const { loadConfig } = await import('../../cli/settings.ts');
   const config = loadConfig();
   const client = createClient({
     url: config.clickhouse.url,
@@ -91,7 +91,8 @@ test('ClickHouse tables: ReplacingMergeTree ordered by the record key, partition
 test('curated Freshchat schemas land in ClickHouse: real messages, nested parts as JSON, absent records NULL', async () => {
   const { readFileSync } = await import('node:fs');
   const { join } = await import('node:path');
-  const { loadConfig, PROJECT_ROOT } = await import('../../core/settings.ts');
+  const { loadConfig } = await import('../../cli/settings.ts');
+  const { PROJECT_ROOT } = await import('../../core/settings.ts');
   const { kindOf, latestSchema } = await import('../../schemas/catalog.ts');
   const { conform } = await import('../../schemas/conform.ts');
   const { SinkRunner } = await import('../../consumers/runner.ts');

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { loadConfig } from '../../core/settings.ts';
+import { loadConfig } from '../../cli/settings.ts';
 import { runCli } from '../helpers/cli.ts';
 import { isolatedStackEnv } from '../helpers/names.ts';
 

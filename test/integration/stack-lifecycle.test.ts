@@ -8,7 +8,7 @@ import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { loadConfig } from '../../core/settings.ts';
+import { loadConfig } from '../../cli/settings.ts';
 import { createKafka } from '../../kafka/client.ts';
 import { commandLine } from '../../stack/process.ts';
 import { runCli } from '../helpers/cli.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import kafkajs from 'kafkajs';
-import { type Config, loadConfig } from '../../core/settings.ts';
+import { type Config, loadConfig } from '../../cli/settings.ts';
 import { withAdmin } from '../../kafka/client.ts';
 import { ensureTopics } from '../../kafka/topics.ts';
 import { RECORD_KINDS } from '../../schemas/catalog.ts';
@@ -15,9 +15,9 @@ test('ensureTopics creates every topic with explicit settings: entities compacte
     kafka: { ...base.kafka, topicPrefix: prefix, partitions: 3, eventRetentionHours: 48 },
   };
   await withAdmin(config, async (admin) => {
-    const created = await ensureTopics(admin, config);
+    const created = await ensureTopics(admin, config, RECORD_KINDS);
     assert.deepEqual(created.sort(), RECORD_KINDS.map((k) => `${prefix}${k.topic}`).sort());
-    assert.deepEqual(await ensureTopics(admin, config), []);
+    assert.deepEqual(await ensureTopics(admin, config, RECORD_KINDS), []);
     const described = await admin.describeConfigs({
       includeSynonyms: false,
       resources: [`${prefix}freshchat.users`, `${prefix}freshchat.messages`].map((name) => ({

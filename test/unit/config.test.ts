@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { loadConfig, schema } from '../../cli/settings.ts';
 import {
   envName,
   loadSettings,
@@ -12,7 +13,7 @@ import {
   unknownEnvironment,
 } from '../../core/config.ts';
 import { ConfigError } from '../../core/errors.ts';
-import { loadConfig, PROJECT_ROOT, schema } from '../../core/settings.ts';
+import { PROJECT_ROOT } from '../../core/settings.ts';
 
 const demo = {
   kafka: {

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import avro from 'avsc';
 import { PROJECT_ROOT } from '../../core/settings.ts';
-import { parseAvroSchema } from '../../registry/avro-schema.ts';
-import { checkCompatibility } from '../../registry/compatibility.ts';
+import { parseAvroSchema } from '../../schemas/avro-schema.ts';
 import { kindOf, latestSchema } from '../../schemas/catalog.ts';
+import { checkCompatibility } from '../../schemas/compatibility.ts';
 import { conform, toEpochMillis } from '../../schemas/conform.ts';
 import { avroFieldName, evolveSchema, type RegistryPort, SchemaContract } from '../../schemas/evolution.ts';
 

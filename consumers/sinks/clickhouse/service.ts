@@ -5,7 +5,7 @@
  */
 import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { isNetworkError, PoisonError, RetriableError } from '../../../core/errors.ts';
-import type { Config } from '../../../core/settings.ts';
+import type { CoreConfig } from '../../../core/settings.ts';
 
 /** Server error codes that mean the inserted data is bad (retrying the same rows cannot help). */
 export const BAD_DATA_CODES = new Map<number, string>([
@@ -60,7 +60,7 @@ export function classify(error: unknown): Error {
 export class ClickHouseService {
   readonly client: ClickHouseClient;
 
-  constructor(config: Config) {
+  constructor(config: CoreConfig) {
     const { url, user, password } = config.clickhouse;
     this.client = createClient({
       url,

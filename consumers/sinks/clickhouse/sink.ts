@@ -9,7 +9,7 @@
 
 import { PoisonError } from '../../../core/errors.ts';
 import type { Logger } from '../../../core/log.ts';
-import type { Config } from '../../../core/settings.ts';
+import type { CoreConfig } from '../../../core/settings.ts';
 import type { AvroRecordSchema, Batch, Sink, SinkRecord, WriteResult } from '../../sink.ts';
 import {
   addColumnsSql,
@@ -43,7 +43,7 @@ export class ClickHouseSink implements Sink {
   private readonly ready = new Set<string>();
   private readonly locks = new Map<string, Promise<unknown>>();
 
-  constructor(config: Config, log: Logger) {
+  constructor(config: CoreConfig, log: Logger) {
     this.service = new ClickHouseService(config);
     this.database = config.clickhouse.database;
     this.log = log;

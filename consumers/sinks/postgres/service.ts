@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import { isNetworkError, PoisonError, RetriableError } from '../../../core/errors.ts';
-import type { Config } from '../../../core/settings.ts';
+import type { SinkConfig } from '../../config.ts';
 
 /** SQLSTATE class (first two characters) → decision. */
 const BAD_DATA_CLASSES = new Set(['22', '23']); // data exception, integrity constraint violation
@@ -31,7 +31,7 @@ export function classifyPg(error: unknown): Error {
   return new RetriableError(`PostgreSQL: ${message}`, { cause: error });
 }
 
-export function createPool(config: Config): pg.Pool {
+export function createPool(config: SinkConfig): pg.Pool {
   const pool = new pg.Pool({
     connectionString: config.postgres.url,
     ...(config.postgres.password ? { password: config.postgres.password } : {}),

@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { PoisonError } from '../../../core/errors.ts';
 import type { Logger } from '../../../core/log.ts';
-import type { Config } from '../../../core/settings.ts';
+import type { SinkConfig } from '../../config.ts';
 import type { AvroRecordSchema, Batch, Sink, SinkRecord, WriteResult } from '../../sink.ts';
 import {
   ident,
@@ -24,7 +24,7 @@ const MAX_PARAMS = 65_000;
 
 export class PostgresSink implements Sink {
   readonly name = 'postgres';
-  private readonly config: Config;
+  private readonly config: SinkConfig;
   private readonly log: Logger;
   private readonly schema: string;
   private pool?: pg.Pool;
@@ -32,7 +32,7 @@ export class PostgresSink implements Sink {
   private readonly ready = new Set<string>();
   private locks = Promise.resolve() as Promise<unknown>;
 
-  constructor(config: Config, log: Logger) {
+  constructor(config: SinkConfig, log: Logger) {
     this.config = config;
     this.log = log;
     this.schema = config.postgres.schema;

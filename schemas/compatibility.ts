@@ -6,16 +6,9 @@
  * `_TRANSITIVE` against every earlier version instead of only the latest; NONE skips checks.
  */
 import type avro from 'avsc';
+import { COMPATIBILITY_LEVELS } from '../core/settings.ts';
 
-export const LEVELS = [
-  'NONE',
-  'BACKWARD',
-  'BACKWARD_TRANSITIVE',
-  'FORWARD',
-  'FORWARD_TRANSITIVE',
-  'FULL',
-  'FULL_TRANSITIVE',
-] as const;
+export const LEVELS = COMPATIBILITY_LEVELS;
 export type Level = (typeof LEVELS)[number];
 
 export interface Incompatibility {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseAvroSchema } from '../../registry/avro-schema.ts';
-import { checkCompatibility, type Level, readIncompatibilities } from '../../registry/compatibility.ts';
+import { parseAvroSchema } from '../../schemas/avro-schema.ts';
+import { checkCompatibility, type Level, readIncompatibilities } from '../../schemas/compatibility.ts';
 
 const t = (schema: unknown) => parseAvroSchema(JSON.stringify(schema)).type;
 const record = (fields: unknown[], extra: Record<string, unknown> = {}) => ({
