@@ -9,6 +9,7 @@ import { configureLogging, createLogger } from '../core/log.ts';
 import { PROJECT_ROOT } from '../core/settings.ts';
 import { type Command, commandHelp, groupHelp, parseCommandLine } from './command.ts';
 import { configCommands } from './commands/config.ts';
+import { freshchatCommands } from './commands/freshchat.ts';
 import { registryCommand } from './commands/registry.ts';
 import { schemasCommands } from './commands/schemas.ts';
 import { sinkCommand } from './commands/sink.ts';
@@ -22,6 +23,7 @@ export const commands: Command[] = [
   registryCommand,
   ...schemasCommands,
   sinkCommand,
+  ...freshchatCommands,
   ...configCommands,
 ];
 

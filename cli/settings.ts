@@ -7,10 +7,19 @@
 import { sinkSettings } from '../consumers/config.ts';
 import { type ConfigSource, loadSettingsFrom, type Settings, unknownEnvironment } from '../core/config.ts';
 import { coreSchema } from '../core/settings.ts';
+import { producerSettings } from '../producers/config.ts';
+import { freshchatSettings } from '../producers/freshchat/config.ts';
 
 const { postgres, clickhouse, ...connections } = coreSchema;
 
-export const schema = { ...connections, sink: sinkSettings, postgres, clickhouse };
+export const schema = {
+  ...connections,
+  sink: sinkSettings,
+  postgres,
+  clickhouse,
+  producer: producerSettings,
+  freshchat: freshchatSettings,
+};
 
 export type Config = Settings<typeof schema>;
 

@@ -19,35 +19,46 @@ export interface RecordKind {
   retention: 'compact' | 'time';
   /** Compatibility level of the subject `<topic>-value`. */
   compatibility: Level;
+  /** Fields holding the source's event time, first present wins: the Kafka record timestamp. */
+  time: readonly string[];
+  /**
+   * The field that identifies one record: the key for entities (latest state per key); for
+   * events the event's own id, so the same event delivered twice counts once downstream.
+   */
+  identity: string;
 }
 
-const entity = (topic: string, key: string): RecordKind => ({
+const entity = (topic: string, key: string, time: string[] = []): RecordKind => ({
   topic,
   key,
   retention: 'compact',
   compatibility: 'BACKWARD',
+  time,
+  identity: key,
 });
-const event = (topic: string, key: string): RecordKind => ({
+const event = (topic: string, key: string, time: string[], identity = key): RecordKind => ({
   topic,
   key,
   retention: 'time',
   compatibility: 'BACKWARD',
+  time,
+  identity,
 });
 
 export const RECORD_KINDS: RecordKind[] = [
-  entity('freshchat.users', 'id'),
+  entity('freshchat.users', 'id', ['updated_time', 'created_time']),
   entity('freshchat.agents', 'id'),
   entity('freshchat.groups', 'id'),
-  entity('freshchat.channels', 'id'),
-  entity('freshchat.conversations', 'conversation_id'),
-  event('freshchat.messages', 'id'),
-  event('freshchat.conversation_events', 'conversation_id'),
-  entity('freshchat.outbound_messages', 'message_id'),
-  entity('freshchat.account_configuration', 'account_key'),
+  entity('freshchat.channels', 'id', ['updated_time']),
+  entity('freshchat.conversations', 'conversation_id', ['updated_time', 'created_time']),
+  event('freshchat.messages', 'id', ['created_time']),
+  event('freshchat.conversation_events', 'conversation_id', ['action_time'], 'event_id'),
+  entity('freshchat.outbound_messages', 'message_id', ['created_on']),
+  entity('freshchat.account_configuration', 'account_key', ['fetched_time']),
   entity('freshchat.agent_statuses', 'id'),
-  event('freshchat.report_rows', 'row_id'),
-  event('purechat.events', 'session_id'),
-  entity('purechat.transcripts', 'transcript_id'),
+  event('freshchat.report_rows', 'row_id', ['extracted_time']),
+  event('purechat.events', 'session_id', ['occurred_time', 'received_time'], 'event_id'),
+  entity('purechat.transcripts', 'transcript_id', ['ended_time', 'started_time']),
 ];
 
 export interface SchemaVersion {

@@ -330,7 +330,7 @@ export interface InReplyTo {
 
 /** An assignment, resolution or reopen of a conversation (webhooks conversation_assignment, conversation_resolution, conversation_reopen). Keyed by conversation_id. */
 export interface ConversationEvent {
-  /** Deterministic id: <action>:<conversation_id>:<action_time ms>. */
+  /** Deterministic event id: the first 32 hex digits of sha256 over [action, conversation_id, action_time as sent, actor_id], so a redelivered webhook has the same id. */
   event_id: string;
   /** conversation_assignment | conversation_resolution | conversation_reopen. */
   action: string;
@@ -372,6 +372,8 @@ export interface ConversationEvent {
   sla_policy_id: null | string;
   /** Whether the SLA was breached. */
   sla_breached: null | boolean;
+  /** For actions chatstream does not know: the webhook's `data` object as JSON text, kept rather than dropped. */
+  raw: null | string;
 }
 
 /** A WhatsApp outbound message, from GET /v2/outbound-messages. */

@@ -20,7 +20,14 @@ test('schemas/types.generated.ts is generated from the latest schemas (run `chat
   assert.equal(readFileSync(TYPES_FILE, 'utf8'), generateTypes());
 });
 
-const kind: RecordKind = { topic: 'demo.things', key: 'id', retention: 'compact', compatibility: 'BACKWARD' };
+const kind: RecordKind = {
+  topic: 'demo.things',
+  key: 'id',
+  retention: 'compact',
+  compatibility: 'BACKWARD',
+  time: [],
+  identity: 'id',
+};
 
 function writeVersions(...schemas: unknown[]): string {
   const root = mkdtempSync(join(tmpdir(), 'schemas-'));

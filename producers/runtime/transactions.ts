@@ -1,0 +1,159 @@
+/**
+ * One Kafka transaction at a time, on a transactional producer with a stable transactional id
+ * (idempotence on). `commit` writes every message of a batch — records, dead letters, offsets —
+ * and commits; read-committed consumers see all of it or none of it.
+ *
+ * After any failure the producer is thrown away and a new one is made: initialising it bumps
+ * the producer epoch, which aborts whatever the old one left open. A failure is reported as
+ *  - RetriableError: the transaction was aborted (nothing visible); send the batch again;
+ *  - AmbiguousCommitError: the commit request failed and may have committed; the caller checks
+ *    what Kafka holds before sending again;
+ *  - FatalError: another process took over this transactional id (fenced), or Kafka refuses us.
+ */
+import type { Kafka, Message, Producer } from 'kafkajs';
+import { EXIT, FatalError, isRetriable, RetriableError } from '../../core/errors.ts';
+import type { Logger } from '../../core/log.ts';
+import { createProducer } from '../../kafka/client.ts';
+
+export interface TopicMessages {
+  topic: string;
+  messages: Message[];
+}
+
+export class AmbiguousCommitError extends RetriableError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AmbiguousCommitError';
+  }
+}
+
+const FENCED = new Set([
+  'PRODUCER_FENCED',
+  'INVALID_PRODUCER_EPOCH',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+]);
+const REFUSED = new Set([
+  'TOPIC_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'SASL_AUTHENTICATION_FAILED',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+]);
+
+function kafkaType(error: unknown): string | undefined {
+  for (let e: unknown = error, depth = 0; e && depth < 5; depth++) {
+    const type = (e as { type?: unknown }).type;
+    if (typeof type === 'string') return type;
+    e = (e as { cause?: unknown }).cause ?? (e as { originalError?: unknown }).originalError;
+  }
+  return undefined;
+}
+
+export class TransactionalWriter {
+  readonly transactionalId: string;
+  private readonly kafka: Kafka;
+  private readonly timeoutMs: number;
+  private readonly log: Logger;
+  private producer?: Producer;
+  /** Fencing errors in a row; one can be our own broker-side timeout, several mean a second writer. */
+  private fencedInARow = 0;
+
+  constructor(kafka: Kafka, options: { transactionalId: string; transactionTimeoutMs: number; log: Logger }) {
+    this.kafka = kafka;
+    this.transactionalId = options.transactionalId;
+    this.timeoutMs = options.transactionTimeoutMs;
+    this.log = options.log;
+  }
+
+  /**
+   * Makes a producer and initialises its transactional state. This fences any earlier producer
+   * with the same id and aborts its open transaction, so offsets read after it are final.
+   */
+  async connect(): Promise<void> {
+    const producer = createProducer(this.kafka, {
+      transactionalId: this.transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: this.timeoutMs,
+    });
+    await producer.connect();
+    try {
+      const init = await producer.transaction(); // InitProducerId happens here
+      await init.abort(); // nothing was added: no request is sent
+    } catch (error) {
+      await producer.disconnect().catch(() => undefined);
+      throw this.decide(error, 'initialising the transactional producer');
+    }
+    this.producer = producer;
+  }
+
+  private decide(error: unknown, what: string): Error {
+    const type = kafkaType(error);
+    if (type && REFUSED.has(type) && type !== 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED')
+      return new FatalError(`Kafka refused ${what}: ${type}`, {
+        code: 'KAFKA_REFUSED',
+        exitCode: EXIT.config,
+        hint: 'check the Kafka credentials and ACLs of this client',
+        cause: error,
+      });
+    if (type && FENCED.has(type)) {
+      this.fencedInARow++;
+      if (this.fencedInARow >= 3)
+        return new FatalError(
+          `another process is writing as transactional id ${this.transactionalId} (fenced ${this.fencedInARow} times in a row)`,
+          {
+            code: 'PRODUCER_FENCED',
+            exitCode: EXIT.service,
+            hint: 'run one process per source instance, or give each its own CHATSTREAM_PRODUCER_INSTANCE_ID',
+            cause: error,
+          },
+        );
+      return new RetriableError(`${what}: producer fenced (${type}); starting a new one`, { cause: error });
+    }
+    if (error instanceof FatalError) return error;
+    if (isRetriable(error) || type !== undefined)
+      return new RetriableError(`${what}: ${(error as Error).message}`, { cause: error });
+    return new RetriableError(`${what}: ${(error as Error).message ?? String(error)}`, { cause: error });
+  }
+
+  /** Drops the producer; the next commit (or connect) makes a new one. */
+  private async reset(): Promise<void> {
+    const old = this.producer;
+    this.producer = undefined;
+    await old?.disconnect().catch(() => undefined);
+  }
+
+  /** Sends every message in one transaction and commits it. */
+  async commit(batch: TopicMessages[]): Promise<void> {
+    if (!this.producer) await this.connect();
+    const producer = this.producer as Producer;
+    let transaction: Awaited<ReturnType<Producer['transaction']>>;
+    try {
+      transaction = await producer.transaction();
+    } catch (error) {
+      await this.reset();
+      throw this.decide(error, 'beginning a transaction');
+    }
+    try {
+      await transaction.sendBatch({ topicMessages: batch, acks: -1 });
+    } catch (error) {
+      await transaction.abort().catch(() => undefined);
+      await this.reset();
+      throw this.decide(error, 'sending a transaction');
+    }
+    try {
+      await transaction.commit();
+    } catch (error) {
+      await this.reset();
+      const decided = this.decide(error, 'committing a transaction');
+      if (decided instanceof FatalError) throw decided;
+      throw new AmbiguousCommitError(`the commit may or may not have happened: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    this.fencedInARow = 0;
+  }
+
+  async close(): Promise<void> {
+    await this.reset();
+  }
+}

@@ -1,0 +1,58 @@
+/** Every record a read-committed consumer sees in a topic now, decoded (Confluent wire format). */
+import type { Config } from '../../cli/settings.ts';
+import { Decoder } from '../../consumers/decoder.ts';
+import { createKafka } from '../../kafka/client.ts';
+import { readToEnd } from '../../kafka/read-to-end.ts';
+
+export interface TopicRecord {
+  partition: number;
+  offset: string;
+  key: string | null;
+  timestamp: number;
+  value: Record<string, unknown> | null;
+  headers: Record<string, string>;
+  raw: Buffer | null;
+}
+
+export async function topicRecords(
+  config: Config,
+  topic: string,
+  options: { decode?: boolean } = {},
+): Promise<TopicRecord[]> {
+  const kafka = createKafka(config, { role: 'test-reader', quiet: true });
+  const raw: TopicRecord[] = [];
+  try {
+    await readToEnd(kafka, topic, (m, partition) => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(m.headers ?? {})) headers[k] = String(v);
+      raw.push({
+        partition,
+        offset: m.offset,
+        key: m.key?.toString('utf8') ?? null,
+        timestamp: Number(m.timestamp),
+        value: null,
+        headers,
+        raw: m.value,
+      });
+    });
+  } catch (error) {
+    if ((error as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return [];
+    throw error;
+  }
+  if (options.decode === false) return raw;
+  const decoder = new Decoder(config);
+  for (const r of raw) if (r.raw) r.value = (await decoder.decode(r.raw)).value;
+  return raw;
+}
+
+/** Keys that occur more than once. */
+export function duplicateKeys(records: { key: string | null }[]): string[] {
+  const seen = new Set<string>();
+  const twice = new Set<string>();
+  for (const { key } of records) {
+    if (key === null) continue;
+    if (seen.has(key)) twice.add(key);
+    seen.add(key);
+  }
+  return [...twice];
+}
