@@ -32,6 +32,11 @@ function logCreator() {
     // kafkajs logs each error *response* (e.g. "coordinator is loading") before retrying it;
     // a failure that outlasts the retries reaches the caller as an exception.
     if (message.startsWith('Response ')) log.debug(message, fields);
+    // Transactional producers bound their retries on purpose: a failed transaction is aborted.
+    else if (message.startsWith('Limiting retries for the idempotent producer')) log.debug(message, fields);
+    // An attempt kafkajs is about to retry (e.g. CONCURRENT_TRANSACTIONS right after a commit);
+    // if the retries run out, the caller gets the error and decides.
+    else if ('retryCount' in fields) log.debug(message, fields);
     else if (level <= KafkaLogLevel.ERROR) log.error(message, fields);
     else if (level === KafkaLogLevel.WARN) log.warn(message, fields);
     else log.debug(message, fields);

@@ -9,6 +9,7 @@
 import type { Admin, Kafka, Message, Producer } from 'kafkajs';
 import type { CoreConfig } from '../core/settings.ts';
 import { createProducer } from './client.ts';
+import { createTopics } from './topics.ts';
 
 export interface DeadLetter {
   key: Buffer | string | null;
@@ -57,17 +58,15 @@ export async function ensureDeadLetterTopic(
 ): Promise<boolean> {
   if ((await admin.listTopics()).includes(topic)) return false;
   const brokers = (await admin.describeCluster()).brokers.length;
-  return admin.createTopics({
-    waitForLeaders: true,
-    topics: [
-      {
-        topic,
-        numPartitions: config.kafka.partitions,
-        replicationFactor: config.kafka.replicationFactor || Math.min(3, brokers),
-        configEntries: [{ name: 'retention.ms', value: String(RETENTION_MS) }],
-      },
-    ],
-  });
+  const created = await createTopics(admin, [
+    {
+      topic,
+      numPartitions: config.kafka.partitions,
+      replicationFactor: config.kafka.replicationFactor || Math.min(3, brokers),
+      configEntries: [{ name: 'retention.ms', value: String(RETENTION_MS) }],
+    },
+  ]);
+  return created.length > 0;
 }
 
 /** A producer of dead letters for one component (the sink runner's; producers send theirs in their transactions). */

@@ -45,6 +45,41 @@ export async function ensureTopics(admin: Admin, config: CoreConfig, specs: Topi
   const missing = specs
     .map((spec) => topicConfig(config, spec, brokers))
     .filter((t) => !existing.has(t.topic));
-  if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true });
-  return missing.map((t) => t.topic);
+  return createTopics(admin, missing);
+}
+
+const LEADERS_TIMEOUT_MS = 30_000;
+
+/**
+ * Creates topics and waits until every partition has a leader. kafkajs' own `waitForLeaders`
+ * gives up on the UNKNOWN_TOPIC_OR_PARTITION a KRaft broker answers for a moment after the
+ * create, so this waits itself. A topic another process created meanwhile is fine. Returns
+ * the names it created.
+ */
+export async function createTopics(admin: Admin, topics: ITopicConfig[]): Promise<string[]> {
+  if (topics.length === 0) return [];
+  let created = topics.map((t) => t.topic);
+  try {
+    await admin.createTopics({ topics, waitForLeaders: false });
+  } catch (error) {
+    // kafkajs reports "already exists" per topic: the others were created.
+    const already = (error as { topicErrors?: { topic: string; type: string }[] }).topicErrors ?? [];
+    if (already.length === 0 || already.some((e) => e.type !== 'TOPIC_ALREADY_EXISTS')) throw error;
+    created = created.filter((t) => !already.some((e) => e.topic === t));
+  }
+  const deadline = Date.now() + LEADERS_TIMEOUT_MS;
+  for (;;) {
+    try {
+      const { topics: found } = await admin.fetchTopicMetadata({ topics: topics.map((t) => t.topic) });
+      if (found.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)))
+        return created;
+    } catch (error) {
+      if (Date.now() > deadline || (error as { retriable?: boolean }).retriable !== true) throw error;
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `topics ${topics.map((t) => t.topic).join(', ')} have no leader after ${LEADERS_TIMEOUT_MS / 1000} s`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

@@ -54,8 +54,10 @@ export const producerSettings = {
     description: "Address of the producers' `/metrics` and `/health` endpoint; `0.0.0.0` in a container.",
     example: '0.0.0.0',
   }),
-  metricsPort: setting.port({
+  metricsPort: setting.int({
     default: 9465,
+    min: 0,
+    max: 65535,
     description: "Port of the producers' Prometheus `/metrics` endpoint (0 picks a free port).",
   }),
 };

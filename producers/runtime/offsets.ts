@@ -10,6 +10,7 @@
 import type { Admin, Kafka, Message } from 'kafkajs';
 import type { Logger } from '../../core/log.ts';
 import { readToEnd } from '../../kafka/read-to-end.ts';
+import { createTopics } from '../../kafka/topics.ts';
 import type { SourceOffset, SourcePartition } from '../source.ts';
 
 /** JSON with object keys sorted, so equal partitions always give the same key bytes. */
@@ -90,25 +91,17 @@ export async function ensureOffsetsTopic(
   replicationFactor: number,
 ): Promise<void> {
   if ((await admin.listTopics()).includes(topic)) return;
-  try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        {
-          topic,
-          numPartitions: 1,
-          replicationFactor,
-          configEntries: [
-            { name: 'cleanup.policy', value: 'compact' },
-            { name: 'min.compaction.lag.ms', value: String(60 * 60 * 1000) },
-          ],
-        },
+  await createTopics(admin, [
+    {
+      topic,
+      numPartitions: 1,
+      replicationFactor,
+      configEntries: [
+        { name: 'cleanup.policy', value: 'compact' },
+        { name: 'min.compaction.lag.ms', value: String(60 * 60 * 1000) },
       ],
-    });
-  } catch (error) {
-    // Another process created it between our check and our create: that is what we wanted.
-    if ((error as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw error;
-  }
+    },
+  ]);
 }
 
 /**

@@ -74,6 +74,11 @@ export class TransactionalWriter {
       idempotent: true,
       maxInFlightRequests: 1,
       transactionTimeout: this.timeoutMs,
+      // Right after a commit the coordinator is still writing its markers and answers
+      // CONCURRENT_TRANSACTIONS for a few ms: retry that fast (kafkajs waits 300 ms by default).
+      // Bounded, so an outage fails the transaction (aborted, retried from the runner) instead
+      // of hanging inside kafkajs.
+      retry: { initialRetryTime: 10, maxRetryTime: 2000, retries: 10 },
     });
     await producer.connect();
     try {

@@ -60,7 +60,8 @@ test('raw reports: the Extract flow (job, poll, CSV) writes each row once, and a
     FRESHCHAT_RESOURCES: 'reports',
     FRESHCHAT_REPORT_EVENTS: 'Conversation-Created,Message-Sent',
     FRESHCHAT_REPORT_LOOKBACK_DAYS: '3650',
-    FRESHCHAT_REPORT_WINDOW_HOURS: String(24 * 365),
+    FRESHCHAT_REPORT_WINDOW_HOURS: '744',
+    FRESHCHAT_SINCE: '2025-06-01T00:00:00Z',
   };
   const first = await runCli(['freshchat', 'sync', '--once'], env);
   assert.equal(first.code, 0, first.stderr);
