@@ -8,23 +8,30 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SinkRunner } from '../../consumers/runner.ts';
 import { clickhouseSink } from '../../consumers/sinks/clickhouse/index.ts';
 import { EXIT } from '../../core/errors.ts';
-import { serveMetrics } from '../../core/metrics.ts';
+import { createMetricsRegistry, serveMetrics } from '../../core/metrics.ts';
 import { withAdmin } from '../../kafka/client.ts';
 import { ensureTopics } from '../../kafka/topics.ts';
 import { RECORD_KINDS } from '../../schemas/catalog.ts';
 import { registerAll } from '../../schemas/register.ts';
 import { Stack } from '../../stack/stack.ts';
 import type { Command } from '../command.ts';
+import { startFreshchat } from '../pipeline/freshchat.ts';
 import { sinkTopics } from './sink.ts';
 import { statusTable } from './stack.ts';
 
 const HEALTH_INTERVAL_MS = 15_000;
+const SHUTDOWN_GRACE_MS = 20_000;
+
+function metricsUrl(server: import('node:http').Server): string {
+  const address = server.address();
+  return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : '?'}`;
+}
 
 export const startCommand: Command = {
   path: ['start'],
   summary: 'Run the whole pipeline on the local stack (starting the stack first) until Ctrl-C.',
   details:
-    'Creates the topics, registers the schemas and runs the ClickHouse sink. The stack keeps running after the\npipeline stops; "chatstream stack down" stops it. Producers (Freshchat with its simulator, Pure Chat) and the\ndashboard join as they land.',
+    'Creates the topics, registers the schemas, runs the ClickHouse sink and the Freshchat producer: the poller and the\nwebhook receiver, against the simulator when FRESHCHAT_API_KEY is unset. The stack keeps running after the\npipeline stops; "chatstream stack down" stops it.',
   options: {
     'no-stack': {
       type: 'boolean',
@@ -59,20 +66,44 @@ export const startCommand: Command = {
     });
     await runner.start();
 
-    ctx.out('');
-    ctx.out(`Kafka:           ${config.kafka.brokers.join(',')}`);
-    ctx.out(`Schema registry: ${config.schemaRegistry.url}`);
-    ctx.out(
-      `ClickHouse:      ${config.clickhouse.url} (database ${config.clickhouse.database}; query the <topic>_dedup views)`,
-    );
-    ctx.out(
-      `Topics:          ${RECORD_KINDS.length} (${created.length} created now); schemas registered for ${subjects.length} subjects`,
-    );
-    ctx.out(`Sink metrics:    http://127.0.0.1:${config.sink.metricsPort}/metrics`);
+    const producerMetrics = createMetricsRegistry();
+    const producerServer = await serveMetrics(producerMetrics, {
+      port: config.producer.metricsPort,
+      host: config.producer.metricsHost,
+      setting: 'CHATSTREAM_PRODUCER_METRICS_PORT',
+    });
+    const freshchat = await startFreshchat({ config, log: log.child('freshchat'), metrics: producerMetrics });
 
+    const rows: [string, string][] = [
+      ['Kafka', config.kafka.brokers.join(',')],
+      ['Schema registry', config.schemaRegistry.url],
+      [
+        'ClickHouse',
+        `${config.clickhouse.url} (database ${config.clickhouse.database}; query the <topic>_dedup views)`,
+      ],
+      [
+        'Topics',
+        `${RECORD_KINDS.length} (${created.length} created now); schemas registered for ${subjects.length} subjects`,
+      ],
+      ...freshchat.endpoints,
+      ['Sink metrics', `${metricsUrl(metrics)}/metrics`],
+      ['Producer metrics', `${metricsUrl(producerServer)}/metrics`],
+    ];
+    const width = Math.max(...rows.map(([name]) => name.length)) + 2;
+    ctx.out('');
+    for (const [name, value] of rows) ctx.out(`${`${name}:`.padEnd(width)}${value}`);
+
+    let stopped = false;
     const shutdown = async () => {
+      if (stopped) return;
+      stopped = true;
+      // Whatever still holds the event loop after this (a client reconnecting to a service
+      // that went away) must not keep the process alive: exit when the grace is over.
+      setTimeout(() => process.exit(process.exitCode ?? EXIT.ok), SHUTDOWN_GRACE_MS).unref();
+      await freshchat.stop();
       await runner.stop();
       metrics.close();
+      producerServer.close();
     };
     if (ctx.flags.once) {
       await shutdown();
@@ -82,6 +113,12 @@ export const startCommand: Command = {
 
     const stop = new AbortController();
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
+    let failure: unknown;
+    freshchat.done.catch((error) => {
+      failure = error;
+      log.error('the Freshchat producer stopped', { error: (error as Error).message });
+      stop.abort();
+    });
     let unhealthy = new Set<string>();
     while (!stop.signal.aborted) {
       await Promise.race([sleep(HEALTH_INTERVAL_MS), once(stop.signal, 'abort')]);
@@ -94,6 +131,7 @@ export const startCommand: Command = {
     }
     await shutdown();
     log.info('pipeline stopped');
+    if (failure !== undefined) throw failure;
     return EXIT.ok;
   },
 };

@@ -7,7 +7,11 @@ test('chatstream start --once: topics, schemas and the ClickHouse sink come up a
   const env = {
     ...process.env,
     CHATSTREAM_SINK_METRICS_PORT: String(await freePort()),
+    CHATSTREAM_PRODUCER_METRICS_PORT: String(await freePort()),
+    FRESHCHAT_SIMULATOR_PORT: String(await freePort()),
+    FRESHCHAT_WEBHOOK_PORT: String(await freePort()),
     CHATSTREAM_SINK_GROUP: `start-test-${Date.now()}`,
+    CHATSTREAM_PRODUCER_INSTANCE_ID: `start-test-${Date.now()}`,
   };
   const result = await runCli(['start', '--once'], env);
   assert.equal(result.code, 0, result.stderr);
@@ -16,4 +20,6 @@ test('chatstream start --once: topics, schemas and the ClickHouse sink come up a
   assert.match(result.stdout, /Topics:\s+13 \(\d+ created now\); schemas registered for 13 subjects/);
   assert.match(result.stdout, /Sink metrics:\s+http:\/\/127\.0\.0\.1:\d+\/metrics/);
   assert.match(result.stderr, /"msg":"sink running"/);
+  assert.match(result.stdout, /Freshchat simulator:\s+http:\/\/127\.0\.0\.1:\d+\/v2/);
+  assert.match(result.stdout, /Producer metrics:\s+http:\/\/127\.0\.0\.1:\d+\/metrics/);
 });

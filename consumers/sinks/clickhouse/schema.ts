@@ -180,9 +180,29 @@ export function createTableSql(
   ].join('\n');
 }
 
-/** The view queries use: every (topic, partition, offset) once, however often it was delivered. */
-export function createViewSql(database: string, table: string): string {
-  return `CREATE VIEW IF NOT EXISTS ${quoteIdent(database)}.${quoteIdent(`${table}_dedup`)} AS SELECT * FROM ${quoteIdent(database)}.${quoteIdent(table)} FINAL`;
+/**
+ * How the `_dedup` view reads a topic (from the record kind in schemas/catalog.ts):
+ *  - `latest`: an entity topic — the latest state per key (by record time, then offset);
+ *  - `identity`: an event topic whose events carry their own id — each id once (the first
+ *    delivery), so a message seen by both webhook and poll, or a redelivered event, counts once;
+ *  - `offset`: anything else — each (topic, partition, offset) once.
+ */
+export type DedupPolicy = { kind: 'latest' } | { kind: 'identity'; field: string } | { kind: 'offset' };
+
+/** The view queries use; every policy also hides rows redelivered after a crash (FINAL). */
+export function createViewSql(
+  database: string,
+  table: string,
+  policy: DedupPolicy = { kind: 'offset' },
+): string {
+  const source = `SELECT * FROM ${quoteIdent(database)}.${quoteIdent(table)} FINAL`;
+  const query =
+    policy.kind === 'latest'
+      ? `${source} ORDER BY _key, _timestamp DESC, _offset DESC LIMIT 1 BY _key`
+      : policy.kind === 'identity'
+        ? `${source} ORDER BY ${quoteIdent(policy.field)}, _timestamp, _offset LIMIT 1 BY ${quoteIdent(policy.field)}`
+        : source;
+  return `CREATE VIEW IF NOT EXISTS ${quoteIdent(database)}.${quoteIdent(`${table}_dedup`)} AS ${query}`;
 }
 
 export function addColumnsSql(

@@ -10,6 +10,7 @@
 import { PoisonError } from '../../../core/errors.ts';
 import type { Logger } from '../../../core/log.ts';
 import type { CoreConfig } from '../../../core/settings.ts';
+import { RECORD_KINDS } from '../../../schemas/catalog.ts';
 import type { AvroRecordSchema, Batch, Sink, SinkRecord, WriteResult } from '../../sink.ts';
 import {
   addColumnsSql,
@@ -19,6 +20,7 @@ import {
   createOffsetsTableSql,
   createTableSql,
   createViewSql,
+  type DedupPolicy,
   formatDateTime,
   OFFSETS_TABLE,
   quoteIdent,
@@ -36,6 +38,7 @@ export class ClickHouseSink implements Sink {
   readonly name = 'clickhouse';
   private readonly service: ClickHouseService;
   private readonly database: string;
+  private readonly topicPrefix: string;
   private readonly log: Logger;
   private caps?: Capabilities;
   /** Columns per schema id; tables whose columns are known to hold a schema id. */
@@ -46,6 +49,7 @@ export class ClickHouseSink implements Sink {
   constructor(config: CoreConfig, log: Logger) {
     this.service = new ClickHouseService(config);
     this.database = config.clickhouse.database;
+    this.topicPrefix = config.kafka.topicPrefix;
     this.log = log;
   }
 
@@ -85,7 +89,20 @@ export class ClickHouseSink implements Sink {
   }
 
   /** Makes sure the table exists and has every column of the schema. */
-  private async ensureTable(table: string, schemaId: number, schema: AvroRecordSchema): Promise<Column[]> {
+  /** The record kind's dedup policy: latest per key for entities, each id once for events. */
+  private dedupPolicy(topic: string): DedupPolicy {
+    const kind = RECORD_KINDS.find((k) => `${this.topicPrefix}${k.topic}` === topic);
+    if (!kind) return { kind: 'offset' };
+    if (kind.retention === 'compact') return { kind: 'latest' };
+    return kind.identity === kind.key ? { kind: 'latest' } : { kind: 'identity', field: kind.identity };
+  }
+
+  private async ensureTable(
+    topic: string,
+    table: string,
+    schemaId: number,
+    schema: AvroRecordSchema,
+  ): Promise<Column[]> {
     const columns = this.columnsById.get(schemaId) ?? columnsOf(schema, this.capabilities);
     this.columnsById.set(schemaId, columns);
     const readyKey = `${table}#${schemaId}`;
@@ -97,7 +114,7 @@ export class ClickHouseSink implements Sink {
       );
       if (existing.length === 0) {
         await this.service.command(createTableSql(this.database, table, columns, this.capabilities));
-        await this.service.command(createViewSql(this.database, table));
+        await this.service.command(createViewSql(this.database, table, this.dedupPolicy(topic)));
         this.log.info('created table', { table, columns: columns.length, schemaId });
       } else {
         const have = new Set(existing.map((c) => c.name));
@@ -115,7 +132,7 @@ export class ClickHouseSink implements Sink {
             schemaId,
           });
         }
-        await this.service.command(createViewSql(this.database, table));
+        await this.service.command(createViewSql(this.database, table, this.dedupPolicy(topic)));
       }
       this.ready.add(readyKey);
     });
@@ -167,7 +184,7 @@ export class ClickHouseSink implements Sink {
       for (const record of batch.records) schemas.set(record.schemaId, record.schema);
       const columns = new Map<number, Column[]>();
       for (const [id, schema] of [...schemas].sort((a, b) => a[0] - b[0]))
-        columns.set(id, await this.ensureTable(table, id, schema));
+        columns.set(id, await this.ensureTable(batch.topic, table, id, schema));
       const items = batch.records.map((record) => ({
         record,
         row: this.row(record, columns.get(record.schemaId) as Column[]),

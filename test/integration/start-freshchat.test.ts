@@ -1,0 +1,98 @@
+/**
+ * `chatstream start` as a new user runs it (no FRESHCHAT_API_KEY): the simulator, the poller,
+ * the webhook receiver and the ClickHouse sink come up, Freshchat rows are in the ClickHouse
+ * `_dedup` views within a minute, and SIGTERM stops all of it.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import { loadConfig } from '../../cli/settings.ts';
+import { quoteIdent, tableName } from '../../consumers/sinks/clickhouse/schema.ts';
+import { PROJECT_ROOT } from '../../core/settings.ts';
+import { freePort, uniqueName } from '../helpers/names.ts';
+
+test('npm start without an API key: Freshchat rows reach the ClickHouse _dedup views within a minute', {
+  timeout: 180_000,
+}, async () => {
+  const prefix = uniqueName('start');
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CHATSTREAM_KAFKA_TOPIC_PREFIX: `${prefix}.`,
+    CHATSTREAM_KAFKA_PARTITIONS: '2',
+    CHATSTREAM_PRODUCER_OFFSETS_TOPIC: `${prefix}._offsets`,
+    CHATSTREAM_PRODUCER_INSTANCE_ID: prefix,
+    CHATSTREAM_SINK_GROUP: `${prefix}-sink`,
+    CHATSTREAM_SINK_METRICS_PORT: String(await freePort()),
+    CHATSTREAM_PRODUCER_METRICS_PORT: String(await freePort()),
+    FRESHCHAT_SIMULATOR_PORT: String(await freePort()),
+    FRESHCHAT_WEBHOOK_PORT: String(await freePort()),
+    CHATSTREAM_LOG_FORMAT: 'json',
+  };
+  delete env.FRESHCHAT_API_KEY;
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'cli', 'main.ts'), 'start'], {
+    env,
+    detached: true,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const config = loadConfig({ env });
+  const client = createClient({
+    url: config.clickhouse.url,
+    username: config.clickhouse.user,
+    password: config.clickhouse.password,
+    log: { level: ClickHouseLogLevel.OFF },
+  });
+  const count = async (topic: string): Promise<number> => {
+    const view = `${config.clickhouse.database}.${quoteIdent(`${tableName(`${prefix}.${topic}`)}_dedup`)}`;
+    try {
+      const [row] = (await (
+        await client.query({ query: `SELECT count() AS c FROM ${view}`, format: 'JSONEachRow' })
+      ).json()) as { c: string }[];
+      return Number(row?.c ?? 0);
+    } catch {
+      return 0; // not created yet
+    }
+  };
+  try {
+    const started = Date.now();
+    const topics = ['freshchat.users', 'freshchat.conversations', 'freshchat.messages', 'freshchat.agents'];
+    let counts: number[] = [];
+    while (Date.now() - started < 60_000) {
+      counts = await Promise.all(topics.map(count));
+      if (counts.every((c) => c > 0)) break;
+      assert.equal(child.exitCode, null, `start exited: ${stderr}`);
+      await sleep(1000);
+    }
+    assert.ok(
+      counts.every((c) => c > 0),
+      `after a minute: ${topics.map((t, i) => `${t}=${counts[i]}`).join(', ')}\n${stderr.slice(-3000)}`,
+    );
+    assert.match(stdout, /Freshchat simulator:\s+http:\/\/127\.0\.0\.1:\d+\/v2/);
+    assert.match(stdout, /Freshchat webhooks:\s+http:\/\/127\.0\.0\.1:\d+\/freshchat\/webhooks/);
+    // The simulator's webhooks (new messages as it grows) are verified and written too.
+    const deadline = Date.now() + 30_000;
+    while (
+      Date.now() < deadline &&
+      !/"accepted":[1-9]/.test(stderr) &&
+      (await count('freshchat.conversation_events')) === 0
+    )
+      await sleep(1000);
+  } finally {
+    process.kill(-(child.pid as number), 'SIGTERM');
+    const code = await Promise.race([exited, sleep(40_000).then(() => 'hung')]);
+    if (code === 'hung') process.kill(-(child.pid as number), 'SIGKILL');
+    await client.close();
+    assert.equal(code, 0, `start did not stop cleanly on SIGTERM: ${stderr.slice(-2000)}`);
+  }
+  assert.match(stderr, /"msg":"pipeline stopped"/);
+});
