@@ -5,7 +5,8 @@ import { SinkRunner } from '../../consumers/runner.ts';
 import { SINKS, sinkByName } from '../../consumers/sinks/index.ts';
 import { EXIT, UsageError } from '../../core/errors.ts';
 import { serveMetrics } from '../../core/metrics.ts';
-import { topicName } from '../../kafka/topics.ts';
+import { withAdmin } from '../../kafka/client.ts';
+import { ensureTopics, topicName } from '../../kafka/topics.ts';
 import { RECORD_KINDS } from '../../schemas/catalog.ts';
 import type { Command } from '../command.ts';
 import type { Config } from '../settings.ts';
@@ -92,6 +93,10 @@ export const sinkCommand: Command = {
     log.info('metrics', {
       url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}/metrics`,
     });
+    // On the catalogue's topics, create the missing ones (with their settings) rather than
+    // subscribing to topics that a producer has not created yet.
+    if (!ctx.flags.topics && !ctx.config.sink.topics)
+      await withAdmin(ctx.config, (admin) => ensureTopics(admin, ctx.config, RECORD_KINDS));
     await runner.start();
     await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
     log.info('stopping: finishing the batch in flight');

@@ -82,7 +82,10 @@ export class FreshchatPoller {
     const started = Date.now();
     await this.runner.runPass(this.source);
     const progress = this.source.progress;
-    this.options.log.info('pass done', {
+    const wrote =
+      Object.values(progress.records).some((n) => n > 0) || Object.keys(progress.incomplete).length > 0;
+    // A continuous sync over unchanged data passes often: only passes that did something are news.
+    this.options.log[wrote ? 'info' : 'debug']('pass done', {
       seconds: Math.round((Date.now() - started) / 100) / 10,
       records: progress.records,
       pages: progress.pages,
