@@ -1,0 +1,91 @@
+/** Pure parts of the producer runtime: offset keys as Kafka Connect has them, offset maps, event times. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { RetriableError } from '../../core/errors.ts';
+import { classifyRegistryError, eventTime } from '../../producers/runtime/encoder.ts';
+import {
+  canonicalJson,
+  OffsetMap,
+  offsetKey,
+  offsetMessage,
+  parseOffsetKey,
+} from '../../producers/runtime/offsets.ts';
+
+test('offset keys are canonical JSON [source, partition]: the same partition always gives the same bytes', () => {
+  assert.equal(
+    offsetKey('freshchat', { resource: 'users', id: 'u1' }),
+    '["freshchat",{"id":"u1","resource":"users"}]',
+  );
+  assert.equal(
+    offsetKey('freshchat', { id: 'u1', resource: 'users' }),
+    offsetKey('freshchat', { resource: 'users', id: 'u1' }),
+  );
+  assert.equal(canonicalJson({ b: [1, { d: 2, c: 3 }], a: null }), '{"a":null,"b":[1,{"c":3,"d":2}]}');
+  assert.deepEqual(parseOffsetKey('["freshchat",{"resource":"users"}]'), {
+    source: 'freshchat',
+    partition: { resource: 'users' },
+  });
+  for (const bad of ['', 'not json', '["x"]', '[1,{}]', '["x",[1]]', '{"a":1}'])
+    assert.equal(parseOffsetKey(bad), undefined, bad);
+});
+
+test('offset records carry the cursor as JSON; null is a tombstone', () => {
+  const message = offsetMessage(
+    'freshchat',
+    { resource: 'users' },
+    { created_from: '2025-01-01T00:00:00.000Z' },
+  );
+  assert.equal(message.key, '["freshchat",{"resource":"users"}]');
+  assert.deepEqual(JSON.parse(String(message.value)), { created_from: '2025-01-01T00:00:00.000Z' });
+  assert.equal(offsetMessage('freshchat', { resource: 'users' }, null).value, null);
+});
+
+test('an offset map keeps the latest offset per partition, deletes on null, and matches by fields', () => {
+  const map = new OffsetMap('freshchat');
+  map.set({ resource: 'users', id: 'a' }, { h: '1' });
+  map.set({ resource: 'users', id: 'a' }, { h: '2' });
+  map.set({ resource: 'users', id: 'b' }, { h: '3' });
+  map.set({ resource: 'conversations', id: 'c' }, { h: '4' });
+  assert.deepEqual(map.get({ id: 'a', resource: 'users' }), { h: '2' });
+  assert.equal(map.matching({ resource: 'users' }).length, 2);
+  map.set({ resource: 'users', id: 'b' }, null);
+  assert.deepEqual(
+    map.matching({ resource: 'users' }).map((o) => o.partition.id),
+    ['a'],
+  );
+  assert.equal(map.size, 2);
+});
+
+test('the record time is the first time field holding a timestamp, else now', () => {
+  assert.equal(eventTime({ updated_time: null, created_time: 5 }, ['updated_time', 'created_time'], 99), 5);
+  assert.equal(eventTime({ updated_time: 7, created_time: 5 }, ['updated_time', 'created_time'], 99), 7);
+  assert.equal(eventTime({}, ['created_time'], 99), 99);
+  assert.equal(eventTime({ created_time: 'soon' }, ['created_time'], 99), 99);
+});
+
+test('registry failures: credentials and rejected schemas are fatal (exit 3), the rest retriable', () => {
+  const auth = classifyRegistryError(
+    Object.assign(new Error('Unauthorized'), { status: 401 }),
+    's-value',
+    'X',
+  );
+  assert.equal((auth as { exitCode?: number }).exitCode, 3);
+  assert.match(String((auth as { hint?: string }).hint), /CHATSTREAM_SCHEMA_REGISTRY_USERNAME/);
+  const incompatible = classifyRegistryError(
+    Object.assign(new Error('incompatible'), { status: 409 }),
+    's-value',
+    'X',
+  );
+  assert.equal((incompatible as { exitCode?: number }).exitCode, 3);
+  assert.ok(
+    classifyRegistryError(Object.assign(new Error('boom'), { status: 500 }), 's', 'X') instanceof
+      RetriableError,
+  );
+  assert.ok(
+    classifyRegistryError(
+      Object.assign(new Error('ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+      's',
+      'X',
+    ) instanceof RetriableError,
+  );
+});
