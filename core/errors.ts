@@ -30,6 +30,8 @@ export const EXIT = {
   missing: 4,
   /** A service did not start, is not healthy, or a port it needs is taken. */
   service: 5,
+  /** Stopped by SIGINT/SIGTERM before the work was complete (e.g. a pass cut short); run it again. */
+  interrupted: 130,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -43,17 +43,6 @@ export async function readToEnd(
   });
   const timeoutMs = options.timeoutMs ?? 60_000;
   let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new RetriableError(
-            `could not read ${topic} to its end within ${timeoutMs / 1000} s (${remaining.size} partition(s) behind)`,
-          ),
-        ),
-      timeoutMs,
-    );
-  });
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
@@ -64,6 +53,15 @@ export async function readToEnd(
         for (const message of batch.messages)
           if (BigInt(message.offset) < end) onMessage(message, batch.partition);
       },
+    });
+    // The deadline runs from here: connecting and joining the group have kafkajs' own timeouts.
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const behind = `${remaining.size} partition(s) behind`;
+        reject(
+          new RetriableError(`could not read ${topic} to its end within ${timeoutMs / 1000} s (${behind})`),
+        );
+      }, timeoutMs);
     });
     await Promise.race([caughtUp, deadline]);
   } finally {

@@ -10,25 +10,23 @@ export const producerSettings = {
   instanceId: setting.string({
     default: 'local',
     description:
-      'Names this source instance. Its Kafka transactional id is `chatstream-<source>-<instanceId>`: a second process with the same id fences the first (exactly one writer per source), so give every concurrently running instance of a source its own id.',
+      'Names this source instance. Its Kafka transactional id is `chatstream-<topic prefix><source>-<instanceId>`. Two processes with the same id cannot both write: the one started last fences the other, which stops with exit 5. Give every concurrently running instance of a source its own id.',
     example: 'eu-1',
   }),
-  offsetsTopic: setting.string({
-    default: '_chatstream_source_offsets',
+  offsetsTopic: setting.optionalString({
     description:
-      "Compacted topic holding the sources' cursors (Kafka Connect style source offsets), written in the same transaction as the records.",
+      "Compacted topic holding the sources' cursors (Kafka Connect style source offsets), written in the same transaction as the records. Defaults to `<topic prefix>_chatstream_source_offsets`.",
   }),
-  deadLetterTopic: setting.string({
-    default: 'chatstream.dead_letters',
+  deadLetterTopic: setting.optionalString({
     description:
-      'Topic that receives source records that cannot be encoded (a field that does not fit, or unknown fields under the `freeze` contract), as JSON with the reason in headers.',
+      'Topic that receives source records that cannot be encoded (a field that does not fit, unknown fields under the `freeze` contract, over 900 KiB), as JSON with the reason in headers. Defaults to `<topic prefix>chatstream.dead_letters`.',
   }),
   batchMaxRecords: setting.int({
     default: 5000,
     min: 1,
     max: 1_000_000,
     description:
-      'Most records in one Kafka transaction. Pages that arrive while a transaction is in flight are committed together in the next one.',
+      'Pages that arrive while a transaction is in flight are committed together in the next one, up to this many records (a larger page is one transaction of its own).',
   }),
   transactionTimeoutMs: setting.int({
     default: 60_000,
@@ -65,3 +63,18 @@ export const producerSettings = {
 export type ProducerSettings = Settings<{ producer: typeof producerSettings }>['producer'];
 /** What the producer runtime reads: the shared connection settings and its own section. */
 export type ProducerConfig = CoreConfig & { producer: ProducerSettings };
+
+/** The offsets topic: the setting, else `<prefix>_chatstream_source_offsets`. */
+export function offsetsTopicOf(config: ProducerConfig): string {
+  return config.producer.offsetsTopic ?? `${config.kafka.topicPrefix}_chatstream_source_offsets`;
+}
+
+/** The producers' dead-letter topic: the setting, else `<prefix>chatstream.dead_letters`. */
+export function deadLetterTopicOf(config: ProducerConfig): string {
+  return config.producer.deadLetterTopic ?? `${config.kafka.topicPrefix}chatstream.dead_letters`;
+}
+
+/** The transactional id of a source instance (prefix included: namespaces never fence each other). */
+export function transactionalIdOf(config: ProducerConfig, source: string): string {
+  return `chatstream-${config.kafka.topicPrefix}${source}-${config.producer.instanceId}`;
+}

@@ -27,7 +27,9 @@ async function runPoller(ctx: Context, mode: { once: boolean; since?: string }):
   const view = progressView();
   const poller = new FreshchatPoller({ config, log: log.child('freshchat'), metrics, since: mode.since });
   const ticker = setInterval(() => view.update(poller.source.progress), 500);
-  const stopping = stopSignal().then(() => {
+  let interrupted = false;
+  void stopSignal().then(() => {
+    interrupted = true;
     log.info('stopping: finishing the page in hand');
     return poller.stop();
   });
@@ -35,20 +37,25 @@ async function runPoller(ctx: Context, mode: { once: boolean; since?: string }):
     await poller.start();
     if (!mode.once) {
       await poller.runForever();
-      await stopping;
       return EXIT.ok;
     }
-    const progress = await poller.pass();
+    const progress = await poller.pass().catch((error: unknown) => {
+      if (!interrupted) throw error;
+      return undefined;
+    });
+    if (interrupted || !progress) {
+      ctx.out(
+        'freshchat: interrupted before the pass completed; run it again to continue from the committed cursors',
+      );
+      return EXIT.interrupted;
+    }
     view.update(progress);
     const incomplete = Object.entries(progress.incomplete);
     if (incomplete.length > 0)
       throw new ServiceError(
         'freshchat',
         `the pass did not complete: ${incomplete.map(([r, why]) => `${r} (${why})`).join('; ')}`,
-        {
-          code: 'PASS_INCOMPLETE',
-          hint: 'run it again: it continues from the committed cursors',
-        },
+        { code: 'PASS_INCOMPLETE', hint: 'run it again: it continues from the committed cursors' },
       );
     const records = Object.values(progress.records).reduce((a, b) => a + b, 0);
     ctx.out(
@@ -113,9 +120,12 @@ const webhooksCommand: Command = {
     try {
       const service = await startWebhookService({ config, log: log.child('freshchat.webhooks'), metrics });
       ctx.out(`Freshchat webhooks: ${service.url}`);
-      await stopSignal();
-      log.info('stopping: draining requests in flight');
-      await service.close();
+      try {
+        await Promise.race([stopSignal(), service.failed]);
+        log.info('stopping: draining requests in flight');
+      } finally {
+        await service.close();
+      }
       return EXIT.ok;
     } finally {
       server.close();

@@ -43,6 +43,9 @@ export interface EncoderOptions {
   registrySetting?: string;
 }
 
+/** Larger records are refused (dead letter) rather than failing the transaction: brokers take 1 MB by default. */
+export const MAX_RECORD_BYTES = 900 * 1024;
+
 /** The Confluent wire-format header for a schema id. */
 function header(id: number): Buffer {
   const bytes = Buffer.alloc(5);
@@ -149,6 +152,11 @@ export class RecordEncoder {
           value: values[index],
           reason: `Avro encoding failed: ${(error as Error).message}`,
         });
+        continue;
+      }
+      if (body.length + 5 > MAX_RECORD_BYTES) {
+        const reason = `record of ${body.length + 5} bytes is over the ${MAX_RECORD_BYTES}-byte limit for one Kafka record`;
+        into.rejected.push({ kind: kind.topic, topic, key: keyText(key), value: values[index], reason });
         continue;
       }
       into.encoded.push({

@@ -7,31 +7,33 @@
  * transaction is in flight are committed together in the next one (group commit), so a busy
  * source writes few, large transactions. Each transaction holds the pages' records, their dead
  * letters, the offsets they move and a marker naming the transaction — the marker settles a
- * commit whose answer was lost. Retriable failures are retried here with back-off, for as long
- * as it takes (a stop gives them a bounded grace); emit rejects only on a fatal error.
+ * commit whose answer was lost (batch.ts). Retriable failures are retried here with back-off,
+ * for as long as it takes (a stop gives them a bounded grace); emit rejects only on a fatal
+ * error, which also stops the runner for good.
  */
 import { randomUUID } from 'node:crypto';
-import type { Kafka, Message } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import { FatalError, RetriableError } from '../../core/errors.ts';
+import { FatalError, RetriableError, ServiceError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { type RetryPolicy, withRetries } from '../../core/retry.ts';
 import { createKafka, withAdmin } from '../../kafka/client.ts';
-import { deadLetterMessages, ensureDeadLetterTopic } from '../../kafka/dead-letters.ts';
+import { ensureDeadLetterTopic } from '../../kafka/dead-letters.ts';
 import { ensureTopics } from '../../kafka/topics.ts';
 import type { RecordKind } from '../../schemas/catalog.ts';
 import type { ContractMode } from '../../schemas/evolution.ts';
 import { createRegistryClient, registryPort } from '../../schemas/registry-client.ts';
-import type { ProducerConfig } from '../config.ts';
-import type { Source, SourceContext, SourcePage, SourcePartition, SourceRecord } from '../source.ts';
-import { type EncodeResult, RecordEncoder, type RejectedRecord } from './encoder.ts';
+import { deadLetterTopicOf, offsetsTopicOf, type ProducerConfig, transactionalIdOf } from '../config.ts';
+import type { Source, SourceContext, SourcePage, SourceRecord } from '../source.ts';
+import { countsByTopic, MARKER, transactionMessages } from './batch.ts';
+import { type EncodeResult, RecordEncoder } from './encoder.ts';
 import { type SourceMetrics, sourceMetrics } from './metrics.ts';
-import { ensureOffsetsTopic, loadOffsets, type OffsetMap, offsetMessage } from './offsets.ts';
-import { AmbiguousCommitError, type TopicMessages, TransactionalWriter } from './transactions.ts';
+import { ensureOffsetsTopic, loadOffsets, type OffsetMap } from './offsets.ts';
+import { AmbiguousCommitError, TransactionalWriter } from './transactions.ts';
 
 export interface SourceRunnerOptions {
   config: ProducerConfig;
-  /** The source's name: offsets key prefix and transactional id `chatstream-<name>-<instanceId>`. */
+  /** The source's name: offsets key prefix and transactional id `chatstream-<prefix><name>-<instanceId>`. */
   name: string;
   /** The record kinds the source writes (their topics are created when missing). */
   kinds: RecordKind[];
@@ -51,9 +53,6 @@ interface Pending {
   reject: (error: Error) => void;
 }
 
-/** The marker partition: its offset names the last committed transaction. */
-const MARKER: SourcePartition = { _transaction: 'last' };
-
 export class SourceRunner {
   readonly name: string;
   private readonly options: SourceRunnerOptions;
@@ -72,6 +71,9 @@ export class SourceRunner {
   private committing?: Promise<void>;
   private pendingRecords = 0;
   private fatal?: Error;
+  /** Set while Kafka or the registry keeps failing (the reason); cleared by the next commit. */
+  private failing?: string;
+  private readonly fatalListeners: ((error: Error) => void)[] = [];
 
   constructor(options: SourceRunnerOptions) {
     this.options = options;
@@ -79,7 +81,7 @@ export class SourceRunner {
     const { config } = options;
     this.kafka = createKafka(config, { role: `source-${options.name}` });
     this.writer = new TransactionalWriter(this.kafka, {
-      transactionalId: `chatstream-${options.name}-${config.producer.instanceId}`,
+      transactionalId: transactionalIdOf(config, options.name),
       transactionTimeoutMs: config.producer.transactionTimeoutMs,
       log: options.log,
     });
@@ -99,19 +101,31 @@ export class SourceRunner {
   /** Creates missing topics, fences any earlier instance, and reads the committed offsets back. */
   async start(): Promise<void> {
     const { config, kinds, log } = this.options;
-    await withAdmin(config, async (admin) => {
-      await ensureTopics(admin, config, kinds);
-      const brokers = (await admin.describeCluster()).brokers.length;
-      await ensureDeadLetterTopic(admin, config, config.producer.deadLetterTopic);
-      await ensureOffsetsTopic(
-        admin,
-        config.producer.offsetsTopic,
-        config.kafka.replicationFactor || Math.min(3, brokers),
+    try {
+      await withAdmin(config, async (admin) => {
+        await ensureTopics(admin, config, kinds);
+        await ensureDeadLetterTopic(admin, config, deadLetterTopicOf(config));
+        const brokers = (await admin.describeCluster()).brokers.length;
+        await ensureOffsetsTopic(
+          admin,
+          offsetsTopicOf(config),
+          config.kafka.replicationFactor || Math.min(3, brokers),
+        );
+      });
+    } catch (error) {
+      throw new ServiceError(
+        'kafka',
+        `cannot prepare the topics on ${config.kafka.brokers.join(',')}: ${(error as Error).message}`,
+        {
+          code: 'KAFKA_UNREACHABLE',
+          hint: 'is Kafka running ("chatstream stack status")? The brokers come from CHATSTREAM_KAFKA_BROKERS',
+          cause: error,
+        },
       );
-    });
+    }
     await this.retry('initialising the transactional producer', () => this.writer.connect());
     this.offsetMap = await this.retry('reading source offsets', () =>
-      loadOffsets(this.kafka, config.producer.offsetsTopic, this.name, log),
+      loadOffsets(this.kafka, offsetsTopicOf(config), this.name, log),
     );
     log.info('source ready', { source: this.name, transactionalId: this.writer.transactionalId });
   }
@@ -125,10 +139,23 @@ export class SourceRunner {
     return withRetries(fn, this.policy, {
       signal,
       onRetry: (error, attempt, waitMs) => {
+        this.failing = error.message;
         this.m.retries.inc({ source: this.name });
         this.options.log.warn(`${what} failed; retrying`, { attempt, waitMs, error: error.message });
       },
     });
+  }
+
+  /** ok unless Kafka or the registry keeps failing, or a fatal error stopped the runner. */
+  health(): { ok: boolean; kafka: string; pendingRecords: number } {
+    const kafka = this.fatal ? `stopped: ${this.fatal.message}` : (this.failing ?? 'ok');
+    return { ok: !this.fatal && !this.failing, kafka, pendingRecords: this.pendingRecords };
+  }
+
+  /** Called once when a fatal error stops the runner (a push source should then stop too). */
+  onFatal(listener: (error: Error) => void): void {
+    if (this.fatal) listener(this.fatal);
+    else this.fatalListeners.push(listener);
   }
 
   /** The context a polling source runs with. */
@@ -147,14 +174,29 @@ export class SourceRunner {
     await source.poll(this.context());
   }
 
-  /** Push sources (webhooks, collectors): records without offsets, acknowledged once committed. */
-  write(records: SourceRecord[]): Promise<void> {
+  /**
+   * Push sources (webhooks, collectors): records without offsets, acknowledged once committed.
+   * While Kafka is failing it refuses at once (the caller answers 503 and the sender retries)
+   * instead of queueing; a write that waits longer than `writeTimeoutMs` gets a retriable error
+   * too — its records may still be committed later, so the sender's retry can duplicate them
+   * (the `_dedup` views count each id once).
+   */
+  write(records: SourceRecord[], writeTimeoutMs = 15_000): Promise<void> {
     const limit = this.options.maxPendingRecords ?? 50_000;
+    if (this.fatal) return Promise.reject(this.fatal);
+    if (this.failing) return Promise.reject(new RetriableError(`Kafka is unavailable: ${this.failing}`));
     if (this.pendingRecords + records.length > limit && this.pendingRecords > 0)
-      return Promise.reject(
-        new RetriableError(`busy: ${this.pendingRecords} records are waiting for Kafka`, {}),
+      return Promise.reject(new RetriableError(`busy: ${this.pendingRecords} records are waiting for Kafka`));
+    const written = this.emit({ records });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new RetriableError(`Kafka did not acknowledge within ${writeTimeoutMs / 1000} s`)),
+        writeTimeoutMs,
       );
-    return this.emit({ records });
+    });
+    written.catch(() => undefined); // answered by the timeout: the runner logs what happens next
+    return Promise.race([written, late]).finally(() => clearTimeout(timer));
   }
 
   /** Queues a page; resolves once its records and offsets are committed. */
@@ -173,7 +215,7 @@ export class SourceRunner {
       pending.encoded = await this.retry(
         'encoding records',
         () => this.encoder.encode(pending.page.records),
-        this.stopDeadline(),
+        this.grace.signal,
       );
       if (pending.encoded.added.length > 0) {
         this.m.fieldsAdded.inc({ source: this.name }, pending.encoded.added.length);
@@ -199,7 +241,7 @@ export class SourceRunner {
       let records = 0;
       while (
         this.ready.length > 0 &&
-        (batch.length === 0 || records + this.ready[0]!.page.records.length <= max)
+        (batch.length === 0 || records + (this.ready[0]?.page.records.length ?? 0) <= max)
       ) {
         const next = this.ready.shift() as Pending;
         records += next.page.records.length;
@@ -221,105 +263,76 @@ export class SourceRunner {
       else p.resolve();
     }
     this.m.pending.set({ source: this.name }, this.pendingRecords);
-    if (error instanceof FatalError) this.fatal = error;
+    if (error instanceof FatalError && !this.fatal) {
+      this.fatal = error;
+      this.options.log.error('source stopped by a fatal error', { source: this.name, error: error.message });
+      for (const listener of this.fatalListeners.splice(0)) listener(error);
+    }
   }
 
   /** The whole batch in one transaction, retried until it is committed (exactly once). */
   private async commitBatch(batch: Pending[]): Promise<void> {
     const id = randomUUID();
-    const messages = this.messagesOf(batch, id);
+    const { config } = this.options;
+    const messages = transactionMessages(
+      this.name,
+      batch,
+      { offsets: offsetsTopicOf(config), deadLetters: deadLetterTopicOf(config) },
+      id,
+    );
     const started = process.hrtime.bigint();
+    /** Set when a commit's answer was lost: before sending again, find out whether it happened. */
+    let uncertain = false;
     await this.retry(
       'committing a transaction',
       async () => {
+        if (uncertain) {
+          if (await this.committed(id)) {
+            this.options.log.info('the commit had gone through; not sending it again', { transaction: id });
+            return;
+          }
+          uncertain = false;
+        }
         try {
           await this.writer.commit(messages);
         } catch (error) {
-          if (!(error instanceof AmbiguousCommitError) || !(await this.committed(id))) throw error;
-          this.options.log.info('the commit had gone through; not sending it again', { transaction: id });
+          if (error instanceof AmbiguousCommitError) uncertain = true;
+          throw error;
         }
       },
-      this.stopDeadline(),
+      this.grace.signal,
     );
-    this.applyOffsets(batch);
+    this.failing = undefined;
+    for (const { page } of batch) for (const o of page.offsets ?? []) this.offsets.set(o.partition, o.offset);
     this.recordMetrics(batch, started);
   }
 
-  /** Whether the transaction with this marker is what Kafka holds as committed. */
+  /**
+   * Whether the transaction with this marker is committed. A new producer is initialised first:
+   * that completes or aborts whatever the lost commit left open. The marker can still sit behind
+   * another source's open transaction on the offsets topic (the read stops at the last stable
+   * offset), so the topic is read a few times, a second apart, before the answer is "no".
+   */
   private async committed(id: string): Promise<boolean> {
     const { config, log } = this.options;
-    const read = await loadOffsets(this.kafka, config.producer.offsetsTopic, this.name, log);
-    return read.get(MARKER)?.transaction === id;
-  }
-
-  private messagesOf(batch: Pending[], transaction: string): TopicMessages[] {
-    const byTopic = new Map<string, Message[]>();
-    const add = (topic: string, message: Message) => {
-      const list = byTopic.get(topic);
-      if (list) list.push(message);
-      else byTopic.set(topic, [message]);
-    };
-    const { config } = this.options;
-    const offsets = new Map<string, { partition: SourcePartition; offset: Record<string, unknown> | null }>();
-    for (const { page, encoded } of batch) {
-      for (const r of encoded?.encoded ?? [])
-        add(r.topic, { key: r.key, value: r.value, timestamp: String(r.timestamp) });
-      for (const m of this.deadLetters(encoded?.rejected ?? [])) add(config.producer.deadLetterTopic, m);
-      for (const o of page.offsets ?? []) offsets.set(JSON.stringify(o.partition), o);
+    await this.writer.connect();
+    for (let read = 0; read < 3; read++) {
+      if (read > 0) await new Promise((resolve) => setTimeout(resolve, 1000));
+      const offsets = await loadOffsets(this.kafka, offsetsTopicOf(config), this.name, log);
+      if (offsets.get(MARKER)?.transaction === id) return true;
     }
-    for (const o of offsets.values())
-      add(config.producer.offsetsTopic, offsetMessage(this.name, o.partition, o.offset));
-    add(
-      config.producer.offsetsTopic,
-      offsetMessage(this.name, MARKER, { transaction, time: new Date().toISOString() }),
-    );
-    return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
-  }
-
-  private deadLetters(rejected: RejectedRecord[]): Message[] {
-    return deadLetterMessages(
-      rejected.map((r) => ({
-        key: r.key,
-        value: JSON.stringify(r.value),
-        kind: 'rejected',
-        reason: r.reason,
-        headers: { 'dlq.topic': r.topic },
-      })),
-      { 'dlq.source': this.name },
-    );
-  }
-
-  private applyOffsets(batch: Pending[]): void {
-    for (const { page } of batch) for (const o of page.offsets ?? []) this.offsets.set(o.partition, o.offset);
+    return false;
   }
 
   private recordMetrics(batch: Pending[], started: bigint): void {
     const source = this.name;
-    const counts = new Map<string, [number, number]>();
-    for (const { encoded } of batch) {
-      for (const r of encoded?.encoded ?? []) {
-        const c = counts.get(r.topic) ?? [0, 0];
-        c[0]++;
-        counts.set(r.topic, c);
-      }
-      for (const r of encoded?.rejected ?? []) {
-        const c = counts.get(r.topic) ?? [0, 0];
-        c[1]++;
-        counts.set(r.topic, c);
-      }
-    }
-    for (const [topic, [ok, bad]] of counts) {
+    for (const [topic, { ok, rejected }] of countsByTopic(batch)) {
       if (ok) this.m.records.inc({ source, topic }, ok);
-      if (bad) this.m.deadLetters.inc({ source, topic }, bad);
+      if (rejected) this.m.deadLetters.inc({ source, topic }, rejected);
     }
     this.m.transactions.inc({ source });
     this.m.transactionSeconds.observe({ source }, Number(process.hrtime.bigint() - started) / 1e9);
     this.m.lastCommit.set({ source }, Date.now() / 1000);
-  }
-
-  /** Until stop: retry forever. After stop: retry for the grace period, then give up on the page. */
-  private stopDeadline(): AbortSignal {
-    return this.grace.signal;
   }
 
   /** Stops: sources see the abort; pages in hand are committed within the grace period. */

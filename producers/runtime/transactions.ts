@@ -8,10 +8,13 @@
  *  - RetriableError: the transaction was aborted (nothing visible); send the batch again;
  *  - AmbiguousCommitError: the commit request failed and may have committed; the caller checks
  *    what Kafka holds before sending again;
- *  - FatalError: another process took over this transactional id (fenced), or Kafka refuses us.
+ *  - FatalError: another process took over this transactional id (fenced), Kafka refuses us
+ *    (ACLs), or a record is larger than the broker accepts.
+ * Messages go out in sends of at most SEND_CHUNK_BYTES, so a large page never exceeds a
+ * partition's batch limit.
  */
 import type { Kafka, Message, Producer } from 'kafkajs';
-import { EXIT, FatalError, isRetriable, RetriableError } from '../../core/errors.ts';
+import { EXIT, FatalError, RetriableError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { createProducer } from '../../kafka/client.ts';
 
@@ -27,17 +30,45 @@ export class AmbiguousCommitError extends RetriableError {
   }
 }
 
-const FENCED = new Set([
-  'PRODUCER_FENCED',
-  'INVALID_PRODUCER_EPOCH',
-  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
-]);
+const FENCED = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH']);
 const REFUSED = new Set([
   'TOPIC_AUTHORIZATION_FAILED',
   'CLUSTER_AUTHORIZATION_FAILED',
   'SASL_AUTHENTICATION_FAILED',
   'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
 ]);
+const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD']);
+
+/** Bytes of messages per send within a transaction: well under a partition's 1 MB batch limit. */
+export const SEND_CHUNK_BYTES = 256 * 1024;
+
+/** Splits messages into sends of at most SEND_CHUNK_BYTES (a larger single message goes alone). Pure. */
+export function chunkBySize(batch: TopicMessages[], limit = SEND_CHUNK_BYTES): TopicMessages[][] {
+  const chunks: TopicMessages[][] = [];
+  let current: TopicMessages[] = [];
+  let size = 0;
+  for (const { topic, messages } of batch) {
+    for (const message of messages) {
+      const bytes = byteLength(message.key) + byteLength(message.value) + 64;
+      if (size > 0 && size + bytes > limit) {
+        chunks.push(current);
+        current = [];
+        size = 0;
+      }
+      const last = current.at(-1);
+      if (last && last.topic === topic) last.messages.push(message);
+      else current.push({ topic, messages: [message] });
+      size += bytes;
+    }
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+function byteLength(value: Message['key'] | Message['value']): number {
+  if (value === null || value === undefined) return 0;
+  return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+}
 
 function kafkaType(error: unknown): string | undefined {
   for (let e: unknown = error, depth = 0; e && depth < 5; depth++) {
@@ -54,8 +85,6 @@ export class TransactionalWriter {
   private readonly timeoutMs: number;
   private readonly log: Logger;
   private producer?: Producer;
-  /** Fencing errors in a row; one can be our own broker-side timeout, several mean a second writer. */
-  private fencedInARow = 0;
 
   constructor(kafka: Kafka, options: { transactionalId: string; transactionTimeoutMs: number; log: Logger }) {
     this.kafka = kafka;
@@ -91,32 +120,42 @@ export class TransactionalWriter {
     this.producer = producer;
   }
 
+  /** When the transaction in progress began: a fence after our own timeout is not a second writer. */
+  private transactionStarted = 0;
+
   private decide(error: unknown, what: string): Error {
     const type = kafkaType(error);
-    if (type && REFUSED.has(type) && type !== 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED')
+    if (type && REFUSED.has(type))
       return new FatalError(`Kafka refused ${what}: ${type}`, {
         code: 'KAFKA_REFUSED',
         exitCode: EXIT.config,
-        hint: 'check the Kafka credentials and ACLs of this client',
+        hint: `check the Kafka credentials and the ACLs of this client (transactional id ${this.transactionalId})`,
+        cause: error,
+      });
+    if (type && TOO_LARGE.has(type))
+      return new FatalError(`Kafka refused ${what}: ${type}`, {
+        code: 'KAFKA_MESSAGE_TOO_LARGE',
+        exitCode: EXIT.service,
+        hint: "a record is larger than the broker's message.max.bytes / the topic's max.message.bytes",
         cause: error,
       });
     if (type && FENCED.has(type)) {
-      this.fencedInARow++;
-      if (this.fencedInARow >= 3)
-        return new FatalError(
-          `another process is writing as transactional id ${this.transactionalId} (fenced ${this.fencedInARow} times in a row)`,
-          {
-            code: 'PRODUCER_FENCED',
-            exitCode: EXIT.service,
-            hint: 'run one process per source instance, or give each its own CHATSTREAM_PRODUCER_INSTANCE_ID',
-            cause: error,
-          },
-        );
-      return new RetriableError(`${what}: producer fenced (${type}); starting a new one`, { cause: error });
+      // Our own transaction outlived the transaction timeout and the broker aborted it: start over.
+      if (this.transactionStarted > 0 && Date.now() - this.transactionStarted >= this.timeoutMs)
+        return new RetriableError(`${what}: the transaction timed out (${type}); starting a new producer`, {
+          cause: error,
+        });
+      return new FatalError(
+        `another process is writing as transactional id ${this.transactionalId} (${type})`,
+        {
+          code: 'PRODUCER_FENCED',
+          exitCode: EXIT.service,
+          hint: 'run one process per source instance, or give each its own CHATSTREAM_PRODUCER_INSTANCE_ID',
+          cause: error,
+        },
+      );
     }
     if (error instanceof FatalError) return error;
-    if (isRetriable(error) || type !== undefined)
-      return new RetriableError(`${what}: ${(error as Error).message}`, { cause: error });
     return new RetriableError(`${what}: ${(error as Error).message ?? String(error)}`, { cause: error });
   }
 
@@ -133,13 +172,14 @@ export class TransactionalWriter {
     const producer = this.producer as Producer;
     let transaction: Awaited<ReturnType<Producer['transaction']>>;
     try {
+      this.transactionStarted = Date.now();
       transaction = await producer.transaction();
     } catch (error) {
       await this.reset();
       throw this.decide(error, 'beginning a transaction');
     }
     try {
-      await transaction.sendBatch({ topicMessages: batch, acks: -1 });
+      for (const chunk of chunkBySize(batch)) await transaction.sendBatch({ topicMessages: chunk, acks: -1 });
     } catch (error) {
       await transaction.abort().catch(() => undefined);
       await this.reset();
@@ -155,7 +195,6 @@ export class TransactionalWriter {
         cause: error,
       });
     }
-    this.fencedInARow = 0;
   }
 
   async close(): Promise<void> {

@@ -89,3 +89,64 @@ test('registry failures: credentials and rejected schemas are fatal (exit 3), th
     ) instanceof RetriableError,
   );
 });
+
+test('a transaction is sent in chunks under the size limit, in order, a too large message alone', async () => {
+  const { chunkBySize } = await import('../../producers/runtime/transactions.ts');
+  const message = (n: number) => ({ key: `k${n}`, value: Buffer.alloc(100) });
+  const batch = [
+    { topic: 'a', messages: [message(1), message(2), message(3)] },
+    { topic: 'b', messages: [message(4), { key: 'big', value: Buffer.alloc(1000) }, message(5)] },
+  ];
+  const chunks = chunkBySize(batch, 400);
+  const flat = chunks.flatMap((c) => c.flatMap((t) => t.messages.map((m) => `${t.topic}:${m.key}`)));
+  assert.deepEqual(flat, ['a:k1', 'a:k2', 'a:k3', 'b:k4', 'b:big', 'b:k5']);
+  for (const chunk of chunks) {
+    const bytes = chunk
+      .flatMap((t) => t.messages)
+      .reduce((sum, m) => sum + (m.value as Buffer).length + 64, 0);
+    assert.ok(bytes <= 400 || chunk.flatMap((t) => t.messages).length === 1, `chunk of ${bytes} bytes`);
+  }
+});
+
+test('a transaction holds the records, the dead letters, the last offset per partition and the marker', async () => {
+  const { transactionMessages, MARKER } = await import('../../producers/runtime/batch.ts');
+  const encoded = (topic: string, key: string) => ({
+    kind: topic,
+    topic,
+    key,
+    value: Buffer.from(key),
+    timestamp: 5,
+  });
+  const pages = [
+    {
+      page: { records: [], offsets: [{ partition: { resource: 'users', id: 'u' }, offset: { h: '1' } }] },
+      encoded: { encoded: [encoded('t.users', 'u')], rejected: [], added: [] },
+    },
+    {
+      page: { records: [], offsets: [{ partition: { id: 'u', resource: 'users' }, offset: { h: '2' } }] },
+      encoded: {
+        encoded: [],
+        rejected: [
+          { kind: 'freshchat.users', topic: 't.users', key: 'x', value: { id: 'x' }, reason: 'does not fit' },
+        ],
+        added: [],
+      },
+    },
+  ];
+  const out = transactionMessages(
+    'freshchat',
+    pages,
+    { offsets: 'offs', deadLetters: 'dlq' },
+    'txn-1',
+    new Date(0),
+  );
+  const byTopic = Object.fromEntries(out.map((t) => [t.topic, t.messages]));
+  assert.equal(byTopic['t.users']?.[0]?.timestamp, '5');
+  assert.equal(byTopic.dlq?.[0]?.headers?.['dlq.reason'], 'does not fit');
+  assert.equal(byTopic.dlq?.[0]?.headers?.['dlq.source'], 'freshchat');
+  const offsets = (byTopic.offs ?? []).map((m) => [m.key, JSON.parse(String(m.value))]);
+  assert.deepEqual(offsets, [
+    ['["freshchat",{"id":"u","resource":"users"}]', { h: '2' }],
+    [offsetKey('freshchat', MARKER), { transaction: 'txn-1', time: '1970-01-01T00:00:00.000Z' }],
+  ]);
+});

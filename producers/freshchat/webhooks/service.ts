@@ -28,6 +28,8 @@ export interface WebhookServiceOptions {
 export interface WebhookService {
   url: string;
   runner: SourceRunner;
+  /** Rejects when a fatal error stopped the runner (the process should exit with it). */
+  failed: Promise<never>;
   close(): Promise<void>;
 }
 
@@ -91,7 +93,14 @@ export async function startWebhookService(options: WebhookServiceOptions): Promi
           path: config.freshchat.webhookPath,
           dedupe: { size: 10_000 },
         }),
-        { method: 'GET', path: '/healthz', handler: async () => ({ status: 200, body: { status: 'ok' } }) },
+        {
+          method: 'GET',
+          path: '/healthz',
+          handler: async () => {
+            const health = runner.health();
+            return { status: health.ok ? 200 : 503, body: { status: health.ok ? 'ok' : 'unhealthy', ...health } };
+          },
+        },
       ],
     });
   } catch (error) {
@@ -105,9 +114,12 @@ export async function startWebhookService(options: WebhookServiceOptions): Promi
   }
   const url = `${server.url}${config.freshchat.webhookPath}`;
   log.info('webhook receiver listening', { url });
+  const failed = new Promise<never>((_, reject) => runner.onFatal(reject));
+  failed.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection
   return {
     url,
     runner,
+    failed,
     async close() {
       await server.close(10_000);
       await runner.stop();
