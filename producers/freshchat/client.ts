@@ -1,13 +1,14 @@
 /**
  * The Freshchat REST v2 client: one undici keep-alive pool, Bearer auth, pacing (RateLimiter),
- * and the answer table of errors.ts — 429 waits Retry-After (else back-off with jitter), 5xx /
- * timeouts / connection errors get bounded retries, 401/403 stop, 404 comes back as undefined.
- * Requests are built from a path and query; hrefs in `links` are never followed.
+ * and the answer table of errors.ts — 429 waits Retry-After (at most 10 minutes; else back-off
+ * with jitter), 5xx / timeouts / connection errors get bounded retries and so do a 2xx whose
+ * body is not JSON data and a 202 to a GET, 401/403 stop, 404 and 400 WRONG_PAGE come back
+ * as undefined. Requests are built from a path and query; hrefs in `links` are never followed.
  */
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { Pool, request } from 'undici';
+import { Agent, type Dispatcher, interceptors, Pool, request } from 'undici';
 import { isNetworkError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { backoffMs } from '../../core/retry.ts';
@@ -17,7 +18,7 @@ import {
   decide,
   describeBody,
   FreshchatUnavailableError,
-  retryAfterMs,
+  rateLimitWait,
 } from './errors.ts';
 import { RateLimiter } from './rate-limit.ts';
 
@@ -67,6 +68,8 @@ function clientMetrics(registry: Registry | undefined): ClientMetrics | undefine
 export class FreshchatClient {
   private readonly options: ClientOptions;
   private readonly pool: Pool;
+  /** Report files: signed URLs on other hosts, which may redirect (at most 3 hops). */
+  private readonly downloads: Dispatcher;
   private readonly basePath: string;
   /** The API's origin and base path, e.g. https://acme.freshchat.com/v2. */
   readonly origin: string;
@@ -84,6 +87,11 @@ export class FreshchatClient {
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
     });
+    this.downloads = new Agent({
+      keepAliveTimeout: 30_000,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+    }).compose(interceptors.redirect({ maxRedirections: 3 }));
     this.limiter = new RateLimiter({
       perMinute: options.requestsPerMinute,
       concurrency: options.concurrency,
@@ -91,7 +99,7 @@ export class FreshchatClient {
     this.metrics = clientMetrics(options.metrics);
   }
 
-  /** GET a JSON document; undefined on 404. `endpoint` names it in logs and metrics (e.g. "users"). */
+  /** GET a JSON object; undefined on 404 (or 400 WRONG_PAGE). `endpoint` names it in logs and metrics (e.g. "users"). */
   get<T>(endpoint: string, path: string, query: Query = {}): Promise<T | undefined> {
     return this.send<T>('GET', endpoint, path, query);
   }
@@ -146,7 +154,7 @@ export class FreshchatClient {
         continue;
       }
       this.count(endpoint, status, started);
-      switch (decide(status)) {
+      switch (decide(status, parsed, method)) {
         case 'ok':
           return parsed as T;
         case 'not_found':
@@ -156,14 +164,17 @@ export class FreshchatClient {
         case 'bad_request':
           throw badRequestError(status, what, parsed);
         case 'rate_limited': {
-          const waitMs =
-            retryAfterMs(retryAfter) ?? backoffMs(Math.min(attempt, 6), { initialMs: 1000, maxMs: 60_000 });
-          this.options.log.warn('rate limited by Freshchat; waiting', { endpoint: what, waitMs });
+          const { waitMs, askedMs } = rateLimitWait(retryAfter, attempt);
+          this.options.log.warn('rate limited by Freshchat; waiting', {
+            endpoint: what,
+            waitMs,
+            ...(askedMs === undefined ? {} : { retryAfterMs: askedMs, capped: true }),
+          });
           this.limiter.coolDown(Date.now() + waitMs);
           continue; // waiting is not a failure: no attempt used
         }
         case 'retry':
-          attempt = await this.backoff(attempt, what, `${status} ${describeBody(parsed)}`);
+          attempt = await this.backoff(attempt, what, retryReason(status, parsed));
           continue;
       }
     }
@@ -194,12 +205,15 @@ export class FreshchatClient {
 
   /**
    * Streams a file from an absolute URL (Extract API downloads are signed URLs on another host:
-   * no Authorization header goes there). Retries like the API; 4xx is fatal (an expired link).
+   * no Authorization header goes there), following up to 3 redirects. Retries like the API until
+   * the answer's headers are in; a 4xx (an expired link) is FreshchatUnavailableError. The body
+   * can still fail or stall later (bodyTimeout): the reader must consume it with `pipeline`.
    */
   async download(url: string): Promise<Readable> {
     for (let attempt = 0; ; ) {
       try {
         const response = await request(url, {
+          dispatcher: this.downloads,
           headersTimeout: this.options.timeoutMs,
           bodyTimeout: this.options.timeoutMs,
           signal: this.options.signal,
@@ -220,9 +234,22 @@ export class FreshchatClient {
     }
   }
 
-  close(): Promise<void> {
-    return this.pool.close();
+  async close(): Promise<void> {
+    await Promise.all([this.pool.close(), this.downloads.close()]);
   }
+}
+
+function retryReason(status: number, body: unknown): string {
+  if (status === 202) return `202 (still being processed) ${describeBody(body)}`.trim();
+  if (status >= 200 && status < 300 && (body === null || typeof body !== 'object'))
+    return `${status} with a body that is not JSON data: ${
+      body === undefined
+        ? '(empty)'
+        : typeof body === 'string'
+          ? body.slice(0, 120)
+          : JSON.stringify(body).slice(0, 120)
+    }`;
+  return `${status} ${describeBody(body)}`.trim();
 }
 
 function isTimeout(error: unknown): boolean {

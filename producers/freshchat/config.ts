@@ -126,7 +126,7 @@ export const freshchatSettings = {
     env: env('SINCE'),
     default: '2010-01-01T00:00:00.000Z',
     description:
-      'Where a first sync starts: `created_from` of users and the start of raw reports (ISO-8601). `freshchat backfill --since` overrides it.',
+      'Where a first sync starts: `created_from` of users and the start of raw reports (ISO-8601). `freshchat backfill --since` overrides it. Users have no updated filter: later syncs list only users created since the last pass, so an edit to an older user is seen only when a backfill lists that user again.',
     example: '2025-01-01T00:00:00.000Z',
   }),
   reportEvents: setting.list({

@@ -1,10 +1,17 @@
 /**
- * Page-based paging as Freshchat lists have it: `page` from 1 and `items_per_page`, ending at
- * `pagination.total_pages` or on a short page — never by following `links` hrefs (they are
- * relative, sometimes with an odd `/v1` prefix). A server that ignores `page` and answers the
- * same page again is caught instead of looping forever.
+ * Page-based paging as Freshchat lists have it: `page` from 1 and `items_per_page`, never by
+ * following `links` hrefs (they are relative, sometimes with an odd `/v1` prefix). A list ends
+ * at `pagination.total_pages` when the answer has it (a short page in the middle — a server
+ * that caps `items_per_page` below ours — does not end it), else on a short page; an empty page
+ * or a 404 / 400 WRONG_PAGE after the first page (the list shrank under us) ends it too.
+ *
+ * The generator returns normally only when the list provably ended. An answer that cannot be
+ * paged on — not an object, without the list key, the same page again (a server ignoring
+ * `page`) — throws FreshchatUnavailableError, so the resource is marked incomplete and its
+ * cursor does not move.
  */
 import type { FreshchatClient, Query } from './client.ts';
+import { FreshchatUnavailableError, isJsonObject } from './errors.ts';
 
 export interface ListPage<T> {
   items: T[];
@@ -40,26 +47,36 @@ export async function* listPages<T>(
   },
 ): AsyncGenerator<ListPage<T>> {
   const { endpoint, path, key, pageSize } = options;
+  const firstPage = options.startPage ?? 1;
   let previousFirst: string | undefined;
-  for (let page = options.startPage ?? 1; page < MAX_PAGES; page++) {
+  for (let page = firstPage; page < MAX_PAGES; page++) {
     const body = await client.get<Envelope>(endpoint, path, {
       ...options.query,
       page,
       items_per_page: pageSize,
     });
     if (body === undefined) {
-      if (page === (options.startPage ?? 1)) throw new EndpointUnavailable(path);
+      if (page === firstPage) throw new EndpointUnavailable(path);
       return; // the list shrank under us: what is left ends here
     }
-    const items = (Array.isArray(body[key]) ? body[key] : []) as T[];
+    if (!isJsonObject(body) || !Array.isArray(body[key]))
+      throw new FreshchatUnavailableError(
+        `GET ${path} page ${page} answered without a "${key}" list: ${JSON.stringify(body).slice(0, 200)}`,
+      );
+    const items = body[key] as T[];
     const first = items.length > 0 ? JSON.stringify(items[0]) : undefined;
-    if (first !== undefined && first === previousFirst) return; // same page again: `page` is ignored
+    if (first !== undefined && first === previousFirst)
+      throw new FreshchatUnavailableError(
+        `GET ${path} answered page ${page} with the items of page ${page - 1}: the server seems to ignore \`page\``,
+      );
     previousFirst = first;
-    const totalPages = numberOr(body.pagination?.total_pages);
-    yield { items, page, totalPages, totalItems: numberOr(body.pagination?.total_items) };
-    if (items.length < pageSize) return;
-    if (totalPages !== undefined && page >= totalPages) return;
+    const pagination = isJsonObject(body.pagination) ? body.pagination : {};
+    const totalPages = numberOr(pagination.total_pages);
+    yield { items, page, totalPages, totalItems: numberOr(pagination.total_items) };
+    if (items.length === 0) return;
+    if (totalPages !== undefined ? page >= totalPages : items.length < pageSize) return;
   }
+  throw new FreshchatUnavailableError(`GET ${path} did not end within ${MAX_PAGES} pages`);
 }
 
 function numberOr(value: unknown): number | undefined {

@@ -9,7 +9,7 @@ import { ConfigError, FatalError, isRetriable } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import type { Source, SourceContext } from '../source.ts';
 import { FreshchatClient } from './client.ts';
-import { type FreshchatSettings, RESOURCES, type Resource } from './config.ts';
+import { type FreshchatSettings, REPORT_EVENTS, RESOURCES, type Resource } from './config.ts';
 import { EndpointUnavailable } from './paging.ts';
 import { syncConversations } from './resources/conversations.ts';
 import { syncReports } from './resources/reports.ts';
@@ -42,6 +42,19 @@ export function enabledResources(settings: FreshchatSettings): Set<Resource> {
   return new Set(settings.resources as Resource[]);
 }
 
+/** Validates the Extract API events; an unknown one is a setting error naming the variable. */
+export function reportEvents(settings: FreshchatSettings): string[] {
+  const known = new Set<string>(REPORT_EVENTS);
+  for (const name of settings.reportEvents)
+    if (!known.has(name))
+      throw new ConfigError(
+        'FRESHCHAT_REPORT_EVENTS',
+        `unknown event "${name}"`,
+        `events: ${REPORT_EVENTS.join(', ')}`,
+      );
+  return [...settings.reportEvents];
+}
+
 export function checkSince(value: string, setting: string): string {
   const ms = Date.parse(value);
   if (Number.isNaN(ms))
@@ -64,6 +77,7 @@ export class FreshchatSource implements Source {
   constructor(options: FreshchatSourceOptions) {
     this.options = options;
     this.resources = enabledResources(options.settings);
+    reportEvents(options.settings);
     this.since = checkSince(
       options.since ?? options.settings.since,
       options.since ? '--since' : 'FRESHCHAT_SINCE',
@@ -148,5 +162,5 @@ export class FreshchatSource implements Source {
 }
 
 function emptyProgress(): Progress {
-  return { records: {}, pages: 0, totals: {}, incomplete: {} };
+  return { records: {}, pages: 0, totals: {}, incomplete: {}, skipped: 0 };
 }

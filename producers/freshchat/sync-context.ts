@@ -8,6 +8,7 @@ import type { Logger } from '../../core/log.ts';
 import type { SourceContext, SourceOffset, SourcePartition } from '../source.ts';
 import type { FreshchatClient } from './client.ts';
 import type { FreshchatSettings, Resource } from './config.ts';
+import { FreshchatBadRequestError, FreshchatUnavailableError } from './errors.ts';
 
 export interface Progress {
   /** Records emitted (committed) per resource. */
@@ -17,6 +18,8 @@ export interface Progress {
   totals: Record<string, number>;
   /** Resources that could not finish this pass, with the reason. */
   incomplete: Record<string, string>;
+  /** Entities skipped for good this pass: a per-entity request refused with 400 (e.g. an odd legacy id). */
+  skipped: number;
 }
 
 export interface SyncContext {
@@ -32,6 +35,82 @@ export interface SyncContext {
   enabled(resource: Resource): boolean;
   /** Warns once per pass that the account lacks an endpoint (404 on the list itself). */
   unavailable(resource: string, path: string): void;
+}
+
+interface Failures {
+  /** Per-entity failures per resource this pass. */
+  total: Record<string, number>;
+  /** Failures since the last success per resource: the API is down rather than one entity odd. */
+  inARow: Record<string, number>;
+}
+
+const failures = new WeakMap<Progress, Failures>();
+
+function failuresOf(progress: Progress): Failures {
+  let f = failures.get(progress);
+  if (!f) {
+    f = { total: {}, inARow: {} };
+    failures.set(progress, f);
+  }
+  return f;
+}
+
+/** Marks a resource incomplete for this pass (its cursors stay), counting the failures. */
+export function markIncomplete(progress: Progress, resource: string, reason: string): void {
+  const total = failuresOf(progress).total;
+  total[resource] = (total[resource] ?? 0) + 1;
+  progress.incomplete[resource] =
+    total[resource] === 1 ? reason : `${total[resource]} requests failed, the last: ${reason}`;
+}
+
+/** Per-entity failures in a row after which the API is taken as down and the resource gives up. */
+export const FAILURES_IN_A_ROW = 5;
+
+/**
+ * Runs the requests for one entity (a user's conversation list, one conversation and its
+ * messages) so that it cannot stop the others: retries used up (FreshchatUnavailableError) →
+ * warn and mark the resource incomplete (its cursor for this entity stays, so the next pass
+ * tries again); a 400 (an id the API refuses) → warn and count it in `progress.skipped`.
+ * Anything else (401/403, a stop, Kafka) is thrown, and so is the FAILURES_IN_A_ROW-th
+ * failure without a success between: then the API is down, not one entity odd, and the
+ * resource stops for this pass instead of spending every entity's retries. Undefined when the
+ * entity was given up.
+ */
+export async function perEntity<T>(
+  s: SyncContext,
+  resource: string,
+  entity: Record<string, string>,
+  fn: () => Promise<T>,
+): Promise<T | undefined> {
+  const inARow = failuresOf(s.progress).inARow;
+  try {
+    const result = await fn();
+    inARow[resource] = 0;
+    return result;
+  } catch (error) {
+    if (s.runtime.signal.aborted) throw error;
+    if (error instanceof FreshchatUnavailableError) {
+      inARow[resource] = (inARow[resource] ?? 0) + 1;
+      if (inARow[resource] >= FAILURES_IN_A_ROW) throw error;
+      s.log.warn('could not fetch one entity; the others go on, it is tried again next pass', {
+        resource,
+        ...entity,
+        error: error.message,
+      });
+      markIncomplete(s.progress, resource, error.message);
+      return undefined;
+    }
+    if (error instanceof FreshchatBadRequestError) {
+      s.log.warn('Freshchat refused the request for one entity (400); skipped', {
+        resource,
+        ...entity,
+        error: error.message,
+      });
+      s.progress.skipped++;
+      return undefined;
+    }
+    throw error;
+  }
 }
 
 /** A short, stable fingerprint of a JSON value (keys sorted), to tell changed entities from unchanged ones. */

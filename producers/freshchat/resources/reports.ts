@@ -5,12 +5,24 @@
  * record per row. A window's rows and the event's cursor `{resource: reports, event}` →
  * `{from, to}` are one emit, so a window is written once. Windows end `reportLagMinutes`
  * before now; a first sync starts at FRESHCHAT_SINCE.
+ *
+ * A window is 'incomplete' (its cursor stays, later windows of the event wait for the next pass)
+ * when the job FAILED or timed out, when a COMPLETED job has a sub-report that is not
+ * SUCCESS/COMPLETED or lacks its href, or no link at all, and when a download breaks or stalls
+ * (tried again up to 3 times first).
+ *
+ * A backfill (`--since`) never moves the `to` cursor backwards nor forward over windows it did
+ * not extract: it extracts [since, stored to) without touching the cursor, then goes on from
+ * the stored `to` as a sync does. A --since after the cursor starts at the cursor.
  */
 import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parse } from 'csv-parse';
 import type { FreshchatClient } from '../client.ts';
-import type { SyncContext } from '../sync-context.ts';
+import { FreshchatUnavailableError } from '../errors.ts';
+import { idText, type SyncContext } from '../sync-context.ts';
 
 type Json = Record<string, unknown>;
 
@@ -19,7 +31,14 @@ interface Job {
   status?: unknown;
   interval?: unknown;
   link?: { href?: unknown };
-  links?: { from?: unknown; to?: unknown; status?: unknown; link?: { href?: unknown } }[];
+  links?: unknown;
+}
+
+/** One CSV of a completed job, with the interval it covers. */
+export interface ReportLink {
+  href: string;
+  from: string;
+  to: string;
 }
 
 const HOUR = 3_600_000;
@@ -48,22 +67,43 @@ export async function syncReports(s: SyncContext): Promise<void> {
   const until = Date.now() - s.settings.reportLagMinutes * 60_000;
   for (const event of s.settings.reportEvents) {
     const cursor = s.runtime.offset({ resource: 'reports', event });
-    const from = typeof cursor?.to === 'string' && !s.backfill ? Date.parse(cursor.to) : firstWindowStart(s);
-    for (const window of windows(
-      from,
-      until,
-      s.settings.reportWindowHours,
-      s.settings.reportPartialWindows,
-    )) {
-      if (s.runtime.signal.aborted) return;
-      const done = await extractWindow(s, event, window.start, window.end);
-      if (done === 'unavailable') return s.unavailable('reports', '/reports/raw');
-      if (done === 'incomplete') {
-        s.progress.incomplete.reports = `${event} ${new Date(window.start).toISOString()} did not complete`;
-        break; // later windows wait: the cursor must not jump over this one
-      }
+    const stored = typeof cursor?.to === 'string' ? Date.parse(cursor.to) : Number.NaN;
+    let done: 'done' | 'unavailable' | 'incomplete';
+    if (Number.isNaN(stored)) done = await extractWindows(s, event, firstWindowStart(s), until, true);
+    else {
+      const since = Date.parse(s.since);
+      done =
+        s.backfill && since < stored
+          ? await extractWindows(s, event, since, stored, false) // again, without touching the cursor
+          : 'done';
+      if (done === 'done') done = await extractWindows(s, event, stored, until, true);
     }
+    if (done === 'unavailable') return s.unavailable('reports', '/reports/raw');
   }
+}
+
+/**
+ * Extracts the windows of [from, until) in order; with `moveCursor` each window's rows commit
+ * the event's cursor. Stops at the first window that is not done (a later one must not move the
+ * cursor over it).
+ */
+async function extractWindows(
+  s: SyncContext,
+  event: string,
+  from: number,
+  until: number,
+  moveCursor: boolean,
+): Promise<'done' | 'unavailable' | 'incomplete'> {
+  // [since, stored to) of a backfill ends at a time already extracted: its last window may be short.
+  const partial = !moveCursor || s.settings.reportPartialWindows;
+  for (const window of windows(from, until, s.settings.reportWindowHours, partial)) {
+    if (s.runtime.signal.aborted) return 'incomplete';
+    const done = await extractWindow(s, event, window.start, window.end, moveCursor);
+    if (done === 'incomplete')
+      s.progress.incomplete.reports = `${event} ${new Date(window.start).toISOString()} did not complete`;
+    if (done !== 'done') return done;
+  }
+  return 'done';
 }
 
 /** A backfill starts at --since; a first sync at FRESHCHAT_SINCE, but no more than the lookback. */
@@ -78,6 +118,7 @@ async function extractWindow(
   event: string,
   start: number,
   end: number,
+  moveCursor: boolean,
 ): Promise<'done' | 'unavailable' | 'incomplete'> {
   const body = {
     start: new Date(start).toISOString(),
@@ -87,28 +128,36 @@ async function extractWindow(
   };
   const created = await s.client.post<Job>('reports', '/reports/raw', body);
   if (created === undefined) return 'unavailable';
-  const id = typeof created.id === 'string' ? created.id : undefined;
+  const id = idText(created.id);
+  // A 202 `{code, status, message}` ("still being processed") carries no job yet.
   if (!id)
-    throw new Error(`the Extract API answered without a job id: ${JSON.stringify(created).slice(0, 200)}`);
+    throw new FreshchatUnavailableError(
+      `the Extract API answered without a job id: ${JSON.stringify(created).slice(0, 200)}`,
+    );
   const job = await waitForJob(s, id);
   if (!job) return 'incomplete';
-  const links = job.links?.length
-    ? job.links.map((l) => ({ href: l.link?.href, from: l.from, to: l.to }))
-    : [{ href: job.link?.href, from: body.start, to: body.end }];
+  const links = reportLinks(job, body.start, body.end);
+  if (typeof links === 'string') {
+    s.log.warn('an Extract API job completed without usable files; it is requested again next pass', {
+      event,
+      job: id,
+      reason: links,
+    });
+    return 'incomplete';
+  }
   const records: { kind: string; value: Json }[] = [];
   for (const link of links) {
-    if (typeof link.href !== 'string') continue;
-    const rows = await readCsv(s.client, absolute(link.href, s.client), s.log);
+    const rows = await readCsvWithRetries(s, absolute(link.href, s.client));
+    if (rows === undefined) return 'incomplete';
     rows.forEach((columns, index) => {
-      const interval = { from: String(link.from ?? body.start), to: String(link.to ?? body.end) };
       records.push({
         kind: 'freshchat.report_rows',
         value: {
-          row_id: rowId(event, interval.from, interval.to, index, columns),
+          row_id: rowId(event, link.from, link.to, index, columns),
           report_id: id,
           event,
-          interval_from: interval.from,
-          interval_to: interval.to,
+          interval_from: link.from,
+          interval_to: link.to,
           row_number: index + 1,
           columns,
           extracted_time: new Date().toISOString(),
@@ -118,10 +167,60 @@ async function extractWindow(
   }
   await s.runtime.emit({
     records,
-    offsets: [{ partition: { resource: 'reports', event }, offset: { from: body.start, to: body.end } }],
+    offsets: moveCursor
+      ? [{ partition: { resource: 'reports', event }, offset: { from: body.start, to: body.end } }]
+      : [],
   });
   s.progress.records.reports = (s.progress.records.reports ?? 0) + records.length;
   return 'done';
+}
+
+const LINK_DONE = new Set(['SUCCESS', 'COMPLETED']);
+
+/**
+ * The files of a COMPLETED job: its `links[]` (each sub-report SUCCESS or COMPLETED — a sub-link
+ * without a status is taken as done — with an href), else its single `link`. A string says why
+ * the job cannot be used yet (a sub-report still pending or failed, an href missing, no link).
+ */
+export function reportLinks(job: Job, start: string, end: string): ReportLink[] | string {
+  if (Array.isArray(job.links) && job.links.length > 0) {
+    const out: ReportLink[] = [];
+    for (const [i, raw] of job.links.entries()) {
+      const sub = (raw && typeof raw === 'object' ? raw : {}) as Json;
+      const status = sub.status === undefined ? undefined : String(sub.status).toUpperCase();
+      if (status !== undefined && !LINK_DONE.has(status)) return `sub-report ${i + 1} is ${status}`;
+      const href = (sub.link as { href?: unknown } | undefined)?.href;
+      if (typeof href !== 'string' || href === '') return `sub-report ${i + 1} has no href`;
+      out.push({ href, from: String(sub.from ?? start), to: String(sub.to ?? end) });
+    }
+    return out;
+  }
+  const href = job.link?.href;
+  if (typeof href === 'string' && href !== '') return [{ href, from: start, to: end }];
+  return 'the job has neither links nor a link';
+}
+
+const DOWNLOAD_ATTEMPTS = 3;
+
+/** A CSV, downloaded again when the transfer breaks or stalls; undefined after the last attempt. */
+async function readCsvWithRetries(
+  s: SyncContext,
+  url: string,
+): Promise<Record<string, string>[] | undefined> {
+  const where = url.replace(/\?.*/, '');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await parseCsv(await s.client.download(url), (error) =>
+        s.log.warn('skipping a malformed report row', { url: where, error: error.message }),
+      );
+    } catch (error) {
+      if (s.runtime.signal.aborted) throw error;
+      s.log.warn('a report file could not be read', { url: where, attempt, error: (error as Error).message });
+      // FreshchatUnavailableError: the download's own retries are used up, or the link expired (4xx).
+      if (error instanceof FreshchatUnavailableError || attempt >= DOWNLOAD_ATTEMPTS) return undefined;
+      await sleep(500 * attempt, undefined, { signal: s.runtime.signal });
+    }
+  }
 }
 
 /** Polls the job until COMPLETED (undefined when it FAILED or took longer than the timeout). */
@@ -147,27 +246,26 @@ function absolute(href: string, client: FreshchatClient): string {
   return /^https?:\/\//.test(href) ? href : new URL(href, `${client.origin}/`).toString();
 }
 
-/** Stream-parses a CSV file (header row → column names); rows as objects of strings. */
-async function readCsv(
-  client: FreshchatClient,
-  url: string,
-  log: SyncContext['log'],
+/**
+ * Stream-parses a CSV (header row → column names); rows as objects of strings. `pipeline`
+ * forwards an error of the download (a reset, a body timeout) so it rejects instead of hanging.
+ */
+export async function parseCsv(
+  stream: Readable,
+  onSkip: (error: Error) => void = () => undefined,
 ): Promise<Record<string, string>[]> {
-  const stream = await client.download(url);
-  const parser = stream.pipe(
-    parse({
-      columns: true,
-      bom: true,
-      skip_empty_lines: true,
-      relax_column_count: true,
-      skip_records_with_error: true,
-    }),
-  );
-  parser.on('skip', (error: Error) =>
-    log.warn('skipping a malformed report row', { url: url.replace(/\?.*/, ''), error: error.message }),
-  );
+  const parser = parse({
+    columns: true,
+    bom: true,
+    skip_empty_lines: true,
+    relax_column_count: true,
+    skip_records_with_error: true,
+  });
+  parser.on('skip', onSkip);
   const rows: Record<string, string>[] = [];
-  for await (const row of parser) rows.push(row as Record<string, string>);
+  await pipeline(stream, parser, async (source: AsyncIterable<unknown>) => {
+    for await (const row of source) rows.push(row as Record<string, string>);
+  });
   return rows;
 }
 
