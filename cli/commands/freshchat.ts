@@ -59,7 +59,7 @@ async function runPoller(ctx: Context, mode: { once: boolean; since?: string }):
       );
     const records = Object.values(progress.records).reduce((a, b) => a + b, 0);
     ctx.out(
-      `freshchat: ${records} records written (${JSON.stringify(progress.records)}), ${progress.pages} pages`,
+      `freshchat: ${records} records written (${JSON.stringify(progress.records)}), ${progress.pages} pages${progress.skipped ? `, ${progress.skipped} entities skipped (refused by the API; see the warnings)` : ''}`,
     );
     return EXIT.ok;
   } finally {
