@@ -69,7 +69,10 @@ export function countsByTopic(
   const counts = new Map<string, { ok: number; rejected: number }>();
   const at = (topic: string) => {
     let c = counts.get(topic);
-    if (!c) counts.set(topic, (c = { ok: 0, rejected: 0 }));
+    if (!c) {
+      c = { ok: 0, rejected: 0 };
+      counts.set(topic, c);
+    }
     return c;
   };
   for (const { encoded } of pages) {

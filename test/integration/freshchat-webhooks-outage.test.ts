@@ -88,7 +88,10 @@ test('Kafka down: 503 with Retry-After, /healthz says so; back up: redeliveries 
   try {
     for (let i = 0; ; i++) {
       const health = await request(url.replace('/freshchat/webhooks', '/healthz')).then(
-        (r) => (r.body.text(), r.statusCode),
+        async (r) => {
+          await r.body.text();
+          return r.statusCode;
+        },
         () => 0,
       );
       if (health === 200) break;

@@ -98,7 +98,10 @@ export async function startWebhookService(options: WebhookServiceOptions): Promi
           path: '/healthz',
           handler: async () => {
             const health = runner.health();
-            return { status: health.ok ? 200 : 503, body: { status: health.ok ? 'ok' : 'unhealthy', ...health } };
+            return {
+              status: health.ok ? 200 : 503,
+              body: { status: health.ok ? 'ok' : 'unhealthy', ...health },
+            };
           },
         },
       ],
