@@ -11,12 +11,22 @@ import { renderTable } from '../core/table.ts';
 import { Stack } from '../stack/stack.ts';
 import { avroEncode } from './cases/avro-encode.ts';
 import { clickhouseBaseline } from './cases/clickhouse-baseline.ts';
+import { freshchatBackfill } from './cases/freshchat-backfill.ts';
+import { freshchatWebhooks } from './cases/freshchat-webhooks.ts';
 import { kafkaBaseline } from './cases/kafka-baseline.ts';
 import { sinkLatency } from './cases/sink-latency.ts';
 import { sinkThroughput } from './cases/sink-throughput.ts';
 import type { BenchCase, BenchRow } from './types.ts';
 
-const cases: BenchCase[] = [kafkaBaseline, clickhouseBaseline, avroEncode, sinkThroughput, sinkLatency];
+const cases: BenchCase[] = [
+  kafkaBaseline,
+  clickhouseBaseline,
+  avroEncode,
+  sinkThroughput,
+  sinkLatency,
+  freshchatBackfill,
+  freshchatWebhooks,
+];
 
 const config = loadConfig();
 configureLogging({

@@ -1,0 +1,281 @@
+/**
+ * `chatstream freshchat backfill` against the simulator (rate limit off), next to its ceiling:
+ *   (a) a bare loop that makes exactly the poller's requests — same order, same paging, same
+ *       number of connections — and only JSON.parses the bodies and counts the entities;
+ *   then the real CLI as a child process, timed from spawn to exit, writing to Kafka.
+ * The simulator runs in a process of its own (bench/children/freshchat-simulator.ts), so it
+ * never shares an event loop with what is measured. Goal: chatstream ≥ 80 % of (a). The notes
+ * say where the time went: the pass alone (start-up excluded), the Kafka transactions (from the
+ * process's /metrics; commits are serial, so their total bounds the pass), peak RSS (VmHWM) and
+ * CPU seconds of the CLI, the simulator and the broker (2 cores share all of them).
+ */
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool, request } from 'undici';
+import type { Config } from '../../cli/settings.ts';
+import { createLogger } from '../../core/log.ts';
+import { PROJECT_ROOT } from '../../core/settings.ts';
+import { Stack } from '../../stack/stack.ts';
+import { freePort } from '../../test/helpers/names.ts';
+import { benchPrefix, dropNamespace, namespaceEnv } from '../namespace.ts';
+import {
+  firstJsonLine,
+  killGroup,
+  mib,
+  type ProcStats,
+  procStats,
+  sampleProc,
+  spawnNode,
+} from '../processes.ts';
+import type { BenchCase, BenchRow } from '../types.ts';
+
+/** ≈ 19k records: 300 users, 900 conversations, 18,000 messages, and the small lists. */
+const WORLD = { users: 300, conversationsPerUser: 3, messagesPerConversation: 20 };
+const SINCE = '2000-01-01T00:00:00.000Z';
+const CONCURRENCIES = [4, 8];
+/** A backfill still running after this is a failure (Kafka retries would otherwise wait forever). */
+const TIMEOUT_MS = 300_000;
+/** The poller's defaults (FRESHCHAT_PAGE_SIZE, FRESHCHAT_MESSAGES_PAGE_SIZE). */
+const PAGE_SIZE = 100;
+const MESSAGES_PAGE_SIZE = 50;
+const RESOURCES =
+  'account_configuration,users,conversations,messages,agents,agent_statuses,groups,channels,outbound_messages';
+
+type Json = Record<string, unknown>;
+type Query = Record<string, string | number>;
+
+interface Walk {
+  records: number;
+  requests: number;
+}
+
+/**
+ * (a): the poller's requests (producers/freshchat/source.ts order) with nothing but JSON.parse.
+ * Lists one after the other, then users' conversations with `concurrency` users at once, each
+ * user's conversations in turn — as syncConversations does.
+ */
+async function bareWalk(baseUrl: string, apiKey: string, concurrency: number): Promise<Walk> {
+  const url = new URL(baseUrl);
+  const pool = new Pool(url.origin, { connections: concurrency, keepAliveTimeout: 30_000 });
+  const headers = { authorization: `Bearer ${apiKey}`, accept: 'application/json' };
+  const walk: Walk = { records: 0, requests: 0 };
+  const get = async (path: string, query: Query = {}): Promise<Json> => {
+    const search = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) search.set(k, String(v));
+    const response = await pool.request({
+      method: 'GET',
+      path: `${url.pathname}${path}${search.size ? `?${search}` : ''}`,
+      headers,
+    });
+    const text = await response.body.text();
+    walk.requests++;
+    if (response.statusCode !== 200) throw new Error(`GET ${path} answered ${response.statusCode}`);
+    return JSON.parse(text) as Json;
+  };
+  const items = (body: Json, key: string) => (Array.isArray(body[key]) ? (body[key] as Json[]) : []);
+  async function* pages(path: string, key: string, pageSize: number, query: Query = {}) {
+    for (let page = 1; ; page++) {
+      const body = await get(path, { ...query, page, items_per_page: pageSize });
+      const list = items(body, key);
+      yield list;
+      const total = (body.pagination as { total_pages?: number } | undefined)?.total_pages;
+      if (list.length < pageSize || (typeof total === 'number' && page >= total)) return;
+    }
+  }
+  const list = async (path: string, key: string, query: Query = {}) => {
+    const all: Json[] = [];
+    for await (const page of pages(path, key, PAGE_SIZE, query)) all.push(...page);
+    walk.records += all.length;
+    return all;
+  };
+
+  try {
+    await get('/accounts/configuration');
+    walk.records++;
+    for (const [path, key] of [
+      ['/agents', 'agents'],
+      ['/groups', 'groups'],
+      ['/channels', 'channels'],
+    ] as const)
+      await list(path, key);
+    walk.records += items(await get('/agents/status'), 'states').length;
+    const users = await list('/users', 'users', {
+      created_from: SINCE,
+      created_to: new Date().toISOString(),
+    });
+    const queue = users.map((u) => String(u.id))[Symbol.iterator]();
+    const worker = async () => {
+      for (let next = queue.next(); !next.done; next = queue.next()) {
+        const body = await get(`/users/${encodeURIComponent(next.value)}/conversations`, {
+          page: 1,
+          items_per_page: PAGE_SIZE,
+        });
+        for (const c of items(body, 'conversations')) {
+          const id = encodeURIComponent(String(c.id));
+          await get(`/conversations/${id}`);
+          walk.records++;
+          for await (const page of pages(`/conversations/${id}/messages`, 'messages', MESSAGES_PAGE_SIZE))
+            walk.records += page.length;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    await list('/outbound-messages', 'outbound_messages');
+  } finally {
+    await pool.close();
+  }
+  return walk;
+}
+
+interface Backfill {
+  records: number;
+  seconds: number;
+  passSeconds?: number;
+  stats?: ProcStats;
+  /** From its /metrics, scraped while it runs (the last scrape may miss the final commit). */
+  transactions?: number;
+  transactionSeconds?: number;
+}
+
+const metric = (text: string, name: string): number | undefined => {
+  const match = new RegExp(`^${name}\\{source="freshchat"\\} (\\S+)$`, 'm').exec(text);
+  return match ? Number(match[1]) : undefined;
+};
+
+/** The CLI from spawn to exit, in a fresh namespace; its records from its last stdout line. */
+async function backfill(config: Config, sim: SimAddress, concurrency: number): Promise<Backfill> {
+  const prefix = benchPrefix('fcbf');
+  const metricsPort = await freePort();
+  const child = spawnNode(
+    [join(PROJECT_ROOT, 'cli', 'main.ts'), 'freshchat', 'backfill', '--since', SINCE.slice(0, 10)],
+    {
+      ...process.env,
+      ...namespaceEnv(prefix),
+      CHATSTREAM_LOG_LEVEL: 'info',
+      CHATSTREAM_LOG_FORMAT: 'json',
+      FRESHCHAT_BASE_URL: sim.url,
+      FRESHCHAT_API_KEY: sim.apiKey,
+      FRESHCHAT_RESOURCES: RESOURCES,
+      FRESHCHAT_REQUESTS_PER_MINUTE: '1000000', // the setting's maximum: ~16,700 requests/s
+      FRESHCHAT_CONCURRENCY: String(concurrency),
+      FRESHCHAT_SINCE: SINCE,
+      CHATSTREAM_PRODUCER_METRICS_PORT: String(metricsPort),
+    },
+  );
+  const started = process.hrtime.bigint();
+  const sampler = sampleProc(child.pid);
+  let metrics = '';
+  let running = true;
+  const scraper = (async () => {
+    while (running) {
+      try {
+        const response = await request(`http://127.0.0.1:${metricsPort}/metrics`);
+        const text = await response.body.text();
+        if (response.statusCode === 200) metrics = text;
+      } catch {
+        // not listening yet, or gone
+      }
+      await sleep(200);
+    }
+  })();
+  try {
+    const code = await Promise.race([
+      child.exited,
+      sleep(TIMEOUT_MS, undefined, { ref: false }).then(() => `no exit after ${TIMEOUT_MS / 1000} s`),
+    ]);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    running = false;
+    await scraper;
+    if (code !== 0) throw new Error(`backfill exited ${code}: ${child.stderr().slice(-800)}`);
+    const records = Number(/freshchat: (\d+) records written/.exec(child.stdout())?.[1] ?? Number.NaN);
+    const pass = child
+      .stderr()
+      .split('\n')
+      .filter((line) => line.includes('"pass done"'))
+      .map((line) => JSON.parse(line) as { seconds?: number })
+      .at(-1);
+    return {
+      records,
+      seconds,
+      passSeconds: pass?.seconds,
+      stats: sampler.last(),
+      transactions: metric(metrics, 'chatstream_source_transactions_total'),
+      transactionSeconds: metric(metrics, 'chatstream_source_transaction_seconds_sum'),
+    };
+  } finally {
+    running = false;
+    sampler.stop();
+    await killGroup(child);
+    await dropNamespace(config, prefix);
+  }
+}
+
+interface SimAddress {
+  url: string;
+  apiKey: string;
+}
+
+const cpuSince = (pid: number | undefined, before: ProcStats | undefined): string => {
+  const now = pid === undefined ? undefined : procStats(pid);
+  return now && before ? `${(now.cpuSeconds - before.cpuSeconds).toFixed(1)} s` : '?';
+};
+
+export const freshchatBackfill: BenchCase = {
+  name: 'freshchat-backfill',
+  async run(config) {
+    const rows: BenchRow[] = [];
+    // The broker's CPU time tells whether the 2 cores are shared out.
+    const kafkaPid = (await new Stack(config, createLogger('bench')).status(['kafka']))[0]?.pid;
+    const sim = spawnNode([
+      join(PROJECT_ROOT, 'bench', 'children', 'freshchat-simulator.ts'),
+      JSON.stringify({ seed: 1, initial: WORLD }),
+    ]);
+    try {
+      const address = await firstJsonLine<SimAddress>(sim);
+      // Warm-up: the simulator's and this process's code paths get compiled before any clock runs.
+      await bareWalk(address.url, address.apiKey, 4);
+      for (const concurrency of CONCURRENCIES) {
+        let simCpu = procStats(sim.pid);
+        const cpu = process.cpuUsage();
+        const started = process.hrtime.bigint();
+        const walk = await bareWalk(address.url, address.apiKey, concurrency);
+        const ceiling = Number(process.hrtime.bigint() - started) / 1e9;
+        const own = process.cpuUsage(cpu);
+        rows.push({
+          benchmark: `(a) bare loop: GET + JSON.parse, ${concurrency} connections`,
+          records: walk.records,
+          seconds: ceiling,
+          note: `${walk.requests} requests; CPU: loop ${((own.user + own.system) / 1e6).toFixed(1)} s, simulator ${cpuSince(sim.pid, simCpu)}`,
+        });
+
+        simCpu = procStats(sim.pid);
+        const kafkaCpu = kafkaPid === undefined ? undefined : procStats(kafkaPid);
+        const run = await backfill(config, address, concurrency);
+        const rate = run.records / run.seconds;
+        const share = Math.round((100 * rate) / (walk.records / ceiling));
+        const { transactions: txns, transactionSeconds: txnSeconds } = run;
+        const facts = [
+          run.records === walk.records ? undefined : `NOT the ${walk.records} entities (a) counted`,
+          `${share}% of (a)`,
+          run.passSeconds === undefined ? undefined : `pass ${run.passSeconds} s`,
+          txns && txnSeconds !== undefined
+            ? `${txns} transactions, ${((1000 * txnSeconds) / txns).toFixed(1)} ms each`
+            : undefined,
+          run.stats ? `peak RSS ${mib(run.stats.peakRss)}` : undefined,
+          run.stats ? `CPU ${run.stats.cpuSeconds.toFixed(1)} s` : undefined,
+          `simulator ${cpuSince(sim.pid, simCpu)}`,
+          `Kafka ${cpuSince(kafkaPid, kafkaCpu)}`,
+        ];
+        rows.push({
+          benchmark: `chatstream freshchat backfill, concurrency ${concurrency}`,
+          records: run.records,
+          seconds: run.seconds,
+          note: facts.filter(Boolean).join(', '),
+        });
+      }
+    } finally {
+      await killGroup(sim);
+    }
+    return rows;
+  },
+};
