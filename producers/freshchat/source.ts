@@ -15,7 +15,10 @@ import { syncConversations } from './resources/conversations.ts';
 import { syncReports } from './resources/reports.ts';
 import { listSpecs, syncAccountConfiguration, syncAgentStatuses, syncList } from './resources/snapshots.ts';
 import { syncUsers } from './resources/users.ts';
-import type { Progress, SyncContext } from './sync-context.ts';
+import { EmitWindow, type Progress, type SyncContext } from './sync-context.ts';
+
+/** Conversations handed to the runtime and not yet committed, at most. */
+const EMIT_WINDOW = 64;
 
 export interface FreshchatSourceOptions {
   settings: FreshchatSettings;
@@ -103,6 +106,7 @@ export class FreshchatSource implements Source {
       client,
       settings,
       runtime,
+      window: new EmitWindow(runtime, EMIT_WINDOW),
       log,
       since: this.since,
       backfill: this.options.since !== undefined,

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from '../../core/log.ts';
-import type { SourceContext, SourceOffset, SourcePartition } from '../source.ts';
+import type { SourceContext, SourceOffset, SourcePage, SourcePartition } from '../source.ts';
 import type { FreshchatClient } from './client.ts';
 import type { FreshchatSettings, Resource } from './config.ts';
 import { FreshchatBadRequestError, FreshchatUnavailableError } from './errors.ts';
@@ -22,10 +22,48 @@ export interface Progress {
   skipped: number;
 }
 
+/**
+ * Emits that do not wait for their commit, up to `size` at once: a step that walks many
+ * entities (conversations) hands each one's page over and goes on, so pages queue up and the
+ * runtime commits many in one transaction instead of one per entity. Order is kept (the
+ * runtime commits in emit order). The first failure is thrown by the next emit and by drain;
+ * drain waits for every emit of the step.
+ */
+export class EmitWindow {
+  private readonly runtime: SourceContext;
+  private readonly size: number;
+  private readonly inFlight = new Set<Promise<void>>();
+  private failure: unknown;
+
+  constructor(runtime: SourceContext, size: number) {
+    this.runtime = runtime;
+    this.size = size;
+  }
+
+  async emit(page: SourcePage, onCommitted?: () => void): Promise<void> {
+    while (this.inFlight.size >= this.size && this.failure === undefined) await Promise.race(this.inFlight);
+    if (this.failure !== undefined) throw this.failure;
+    const done: Promise<void> = this.runtime
+      .emit(page)
+      .then(onCommitted, (error: unknown) => {
+        this.failure ??= error;
+      })
+      .finally(() => this.inFlight.delete(done));
+    this.inFlight.add(done);
+  }
+
+  async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.race(this.inFlight);
+    if (this.failure !== undefined) throw this.failure;
+  }
+}
+
 export interface SyncContext {
   client: FreshchatClient;
   settings: FreshchatSettings;
   runtime: SourceContext;
+  /** Emits that go on without waiting for their commit (see EmitWindow). */
+  window: EmitWindow;
   log: Logger;
   /** Start of a first sync (ISO-8601): users' created_from, the first report window. */
   since: string;

@@ -13,12 +13,16 @@ export interface ParseJsonOptions {
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
-const OPENERS = new Set([0x5b, 0x7b]); // [ {
-const CLOSERS = new Set([0x5d, 0x7d]); // ] }
+const OPEN_ARRAY = 0x5b; // [
+const OPEN_OBJECT = 0x7b; // {
+const CLOSE_ARRAY = 0x5d; // ]
+const CLOSE_OBJECT = 0x7d; // }
+/** One decoder for every request: decoding without `stream` keeps no state between calls. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 function decodeUtf8(raw: Buffer): string {
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(raw);
+    return UTF8.decode(raw);
   } catch {
     throw new HttpError(400, 'INVALID_UTF8', 'The request body is not valid UTF-8');
   }
@@ -34,14 +38,23 @@ function checkDepth(text: string, maxDepth: number): void {
       if (c === BACKSLASH) i++;
       else if (c === QUOTE) inString = false;
     } else if (c === QUOTE) inString = true;
-    else if (OPENERS.has(c)) {
+    else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
       if (++depth > maxDepth)
         throw new HttpError(400, 'TOO_DEEP', `JSON nesting is deeper than ${maxDepth} levels`, {
           maxDepth,
           position: i,
         });
-    } else if (CLOSERS.has(c)) depth--;
+    } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) depth--;
   }
+}
+
+function mayHoldForbiddenKey(text: string): boolean {
+  return (
+    text.includes('\\u') ||
+    text.includes('__proto__') ||
+    text.includes('constructor') ||
+    text.includes('prototype')
+  );
 }
 
 function refuseForbiddenKeys(key: string, value: unknown): unknown {
@@ -66,8 +79,10 @@ export function parseJsonBody(raw: Buffer, { maxDepth = 64 }: ParseJsonOptions =
   checkDepth(text, maxDepth);
   try {
     // JSON.parse defines keys as own properties, so even `__proto__` could not touch a
-    // prototype; the reviver refuses such keys outright.
-    return JSON.parse(text, refuseForbiddenKeys);
+    // prototype; the reviver refuses such keys outright. It costs several times the parse, so
+    // it runs only when one of the words occurs in the text, or any \u escape (which could
+    // spell one, like "__pr\u006fto__").
+    return mayHoldForbiddenKey(text) ? JSON.parse(text, refuseForbiddenKeys) : JSON.parse(text);
   } catch (error) {
     if (error instanceof HttpError) throw error;
     const message = (error as Error).message;

@@ -37,7 +37,12 @@ import {
 } from '../../producers/freshchat/resources/reports.ts';
 import { syncUsers, USERS_CURSOR } from '../../producers/freshchat/resources/users.ts';
 import { FreshchatSource } from '../../producers/freshchat/source.ts';
-import { contentHash, FAILURES_IN_A_ROW, type SyncContext } from '../../producers/freshchat/sync-context.ts';
+import {
+  contentHash,
+  EmitWindow,
+  FAILURES_IN_A_ROW,
+  type SyncContext,
+} from '../../producers/freshchat/sync-context.ts';
 import type { SourceContext, SourceOffset, SourcePage, SourcePartition } from '../../producers/source.ts';
 
 test('each Freshchat answer maps to one decision', () => {
@@ -260,6 +265,7 @@ function harness(
     client,
     settings,
     runtime,
+    window: new EmitWindow(runtime, 4),
     log: quiet,
     since: options.since ?? '2025-01-01T00:00:00.000Z',
     backfill: options.backfill ?? false,
@@ -684,4 +690,43 @@ test('FRESHCHAT_REPORT_EVENTS: an unknown event is a setting error listing the k
       /Conversation-Creatd/.test(error.message) &&
       /CSAT-Score/.test(error.hint ?? ''),
   );
+});
+
+test('the emit window keeps order, holds at most its size in flight, and hands the first failure on', async () => {
+  const committed: number[] = [];
+  let inFlight = 0;
+  let most = 0;
+  const release: (() => void)[] = [];
+  const runtime = {
+    emit: (page: SourcePage) =>
+      new Promise<void>((resolve, reject) => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        release.push(() => {
+          inFlight--;
+          const n = Number(page.records[0]?.value.n);
+          if (n === 5) reject(new Error('fatal at 5'));
+          else {
+            committed.push(n);
+            resolve();
+          }
+        });
+      }),
+  } as unknown as SourceContext;
+  const window = new EmitWindow(runtime, 2);
+  const page = (n: number): SourcePage => ({ records: [{ kind: 'k', value: { n } }] });
+  const pump = setInterval(() => release.shift()?.(), 1);
+  try {
+    for (let n = 1; n <= 4; n++) await window.emit(page(n));
+    await window.drain();
+    assert.deepEqual(committed, [1, 2, 3, 4]);
+    assert.equal(most, 2);
+    await window.emit(page(5));
+    await assert.rejects(async () => {
+      for (let n = 6; n <= 20; n++) await window.emit(page(n));
+    }, /fatal at 5/);
+    await assert.rejects(window.drain(), /fatal at 5/);
+  } finally {
+    clearInterval(pump);
+  }
 });

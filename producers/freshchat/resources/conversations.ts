@@ -39,12 +39,17 @@ export function knownUsers(s: SyncContext): string[] {
 export async function syncConversations(s: SyncContext): Promise<void> {
   const users = knownUsers(s);
   s.progress.totals.users_walked = users.length;
-  await forEachConcurrent(
-    users,
-    s.settings.concurrency,
-    (user) => syncUserConversations(s, user),
-    s.runtime.signal,
-  );
+  try {
+    await forEachConcurrent(
+      users,
+      s.settings.concurrency,
+      (user) => syncUserConversations(s, user),
+      s.runtime.signal,
+    );
+  } finally {
+    // Every conversation handed over is committed (or has failed) before the step ends.
+    await s.window.drain();
+  }
 }
 
 async function syncUserConversations(s: SyncContext, user: string): Promise<void> {
@@ -112,15 +117,21 @@ export async function syncConversation(s: SyncContext, id: string): Promise<void
     ids: messages.ids,
   };
   if (!conversationChanged && messages.list.length === 0 && sameOffset(next, offset)) return;
-  await s.runtime.emit({
-    records: [
-      ...(conversationChanged ? [{ kind: 'freshchat.conversations', value: conversation }] : []),
-      ...messages.list.map((value) => ({ kind: 'freshchat.messages', value })),
-    ],
-    offsets: [{ partition: { resource: 'conversations', id }, offset: { ...next } }],
-  });
-  if (conversationChanged) s.progress.records.conversations = (s.progress.records.conversations ?? 0) + 1;
-  s.progress.records.messages = (s.progress.records.messages ?? 0) + messages.list.length;
+  // Not waiting for the commit: the next conversation is fetched meanwhile, and many
+  // conversations share one transaction. Each one's offset still commits with its records.
+  await s.window.emit(
+    {
+      records: [
+        ...(conversationChanged ? [{ kind: 'freshchat.conversations', value: conversation }] : []),
+        ...messages.list.map((value) => ({ kind: 'freshchat.messages', value })),
+      ],
+      offsets: [{ partition: { resource: 'conversations', id }, offset: { ...next } }],
+    },
+    () => {
+      if (conversationChanged) s.progress.records.conversations = (s.progress.records.conversations ?? 0) + 1;
+      s.progress.records.messages = (s.progress.records.messages ?? 0) + messages.list.length;
+    },
+  );
 }
 
 function sameOffset(a: ConversationOffset, b: ConversationOffset): boolean {

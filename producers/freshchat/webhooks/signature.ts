@@ -4,7 +4,7 @@
  * The key is accepted the ways operators paste it: PEM (SPKI or PKCS#1), one line with literal
  * `\n`, no line breaks at all, or wrapped in quotes.
  */
-import { constants, createPublicKey, type KeyObject, verify } from 'node:crypto';
+import { createPublicKey, type KeyObject, verify } from 'node:crypto';
 import { PublicKeyError } from './errors.ts';
 
 export type SignatureCheck = 'ok' | 'missing' | 'malformed' | 'mismatch';
@@ -84,7 +84,8 @@ export function verifySignature(
   if (!BASE64.test(text) || text.length % 4 === 1) return 'malformed';
   const signature = Buffer.from(text, 'base64');
   try {
-    const ok = verify('sha256', rawBody, { key, padding: constants.RSA_PKCS1_PADDING }, signature);
+    // PKCS#1 v1.5 is the default padding of an RSA KeyObject; passed as is, the key is not prepared again per call.
+    const ok = verify('sha256', rawBody, key, signature);
     return ok ? 'ok' : 'mismatch';
   } catch {
     // A signature of the wrong length for this key: made with another key.
