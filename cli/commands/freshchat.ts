@@ -4,12 +4,12 @@
  */
 import { once } from 'node:events';
 import { EXIT, ServiceError, UsageError } from '../../core/errors.ts';
-import { createMetricsRegistry, serveMetrics } from '../../core/metrics.ts';
 import { FreshchatPoller } from '../../producers/freshchat/poller.ts';
 import { FreshchatSimulator } from '../../producers/freshchat/simulator/index.ts';
 import { checkSince } from '../../producers/freshchat/source.ts';
 import { startWebhookService } from '../../producers/freshchat/webhooks/service.ts';
 import type { Command, Context } from '../command.ts';
+import { serveProducerMetrics } from '../pipeline/producer-metrics.ts';
 import { progressView } from '../progress.ts';
 
 function stopSignal(): Promise<unknown> {
@@ -18,12 +18,7 @@ function stopSignal(): Promise<unknown> {
 
 async function runPoller(ctx: Context, mode: { once: boolean; since?: string }): Promise<number> {
   const { config, log } = ctx;
-  const metrics = createMetricsRegistry();
-  const server = await serveMetrics(metrics, {
-    port: config.producer.metricsPort,
-    host: config.producer.metricsHost,
-    setting: 'CHATSTREAM_PRODUCER_METRICS_PORT',
-  });
+  const { registry: metrics, server } = await serveProducerMetrics(config);
   const view = progressView();
   const poller = new FreshchatPoller({ config, log: log.child('freshchat'), metrics, since: mode.since });
   const ticker = setInterval(() => view.update(poller.source.progress), 500);
@@ -111,12 +106,7 @@ const webhooksCommand: Command = {
     'Verifies X-Freshchat-Signature with FRESHCHAT_WEBHOOK_PUBLIC_KEY (or _FILE). message_create → freshchat.messages;\nassignment, resolution, reopen and unknown actions → freshchat.conversation_events.',
   async run(ctx) {
     const { config, log } = ctx;
-    const metrics = createMetricsRegistry();
-    const server = await serveMetrics(metrics, {
-      port: config.producer.metricsPort,
-      host: config.producer.metricsHost,
-      setting: 'CHATSTREAM_PRODUCER_METRICS_PORT',
-    });
+    const { registry: metrics, server } = await serveProducerMetrics(config);
     try {
       const service = await startWebhookService({ config, log: log.child('freshchat.webhooks'), metrics });
       ctx.out(`Freshchat webhooks: ${service.url}`);

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SinkRunner } from '../../consumers/runner.ts';
 import { clickhouseSink } from '../../consumers/sinks/clickhouse/index.ts';
 import { EXIT } from '../../core/errors.ts';
-import { createMetricsRegistry, serveMetrics } from '../../core/metrics.ts';
+import { serveMetrics } from '../../core/metrics.ts';
 import { withAdmin } from '../../kafka/client.ts';
 import { ensureTopics } from '../../kafka/topics.ts';
 import { RECORD_KINDS } from '../../schemas/catalog.ts';
@@ -16,6 +16,7 @@ import { registerAll } from '../../schemas/register.ts';
 import { Stack } from '../../stack/stack.ts';
 import type { Command } from '../command.ts';
 import { startFreshchat } from '../pipeline/freshchat.ts';
+import { serveProducerMetrics } from '../pipeline/producer-metrics.ts';
 import { sinkTopics } from './sink.ts';
 import { statusTable } from './stack.ts';
 
@@ -66,12 +67,7 @@ export const startCommand: Command = {
     });
     await runner.start();
 
-    const producerMetrics = createMetricsRegistry();
-    const producerServer = await serveMetrics(producerMetrics, {
-      port: config.producer.metricsPort,
-      host: config.producer.metricsHost,
-      setting: 'CHATSTREAM_PRODUCER_METRICS_PORT',
-    });
+    const { registry: producerMetrics, server: producerServer } = await serveProducerMetrics(config);
     const freshchat = await startFreshchat({ config, log: log.child('freshchat'), metrics: producerMetrics });
 
     const rows: [string, string][] = [

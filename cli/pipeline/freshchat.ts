@@ -90,13 +90,18 @@ export async function startFreshchat(options: {
       'Freshchat poller',
       `every ${config.freshchat.syncIntervalSeconds} s from ${sim ? sim.url : 'the account'}`,
     ]);
+    // The loop ends on a fatal error of the poller or of the webhook receiver (e.g. fenced).
+    const done = webhooks ? Promise.race([poller.runForever(), webhooks.failed]) : poller.runForever();
+    done.catch(() => undefined); // observed by the caller; never an unhandled rejection
     return {
       endpoints,
-      done: poller.runForever(),
+      done,
       async stop() {
+        // The poller first (it would back off against a simulator that is gone), then the
+        // simulator (no more webhooks), then the receiver (drains what is in flight).
+        await poller.stop();
         await sim?.stop();
         await webhooks?.close();
-        await poller.stop();
       },
     };
   }

@@ -20,24 +20,32 @@ export async function topicRecords(
   options: { decode?: boolean } = {},
 ): Promise<TopicRecord[]> {
   const kafka = createKafka(config, { role: 'test-reader', quiet: true });
-  const raw: TopicRecord[] = [];
-  try {
-    await readToEnd(kafka, topic, (m, partition) => {
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(m.headers ?? {})) headers[k] = String(v);
-      raw.push({
-        partition,
-        offset: m.offset,
-        key: m.key?.toString('utf8') ?? null,
-        timestamp: Number(m.timestamp),
-        value: null,
-        headers,
-        raw: m.value,
+  let raw: TopicRecord[] = [];
+  // A topic that does not exist yet holds nothing; one created a moment ago may briefly have
+  // no leader (a retriable error): read again.
+  for (let attempt = 0; ; attempt++) {
+    raw = [];
+    try {
+      await readToEnd(kafka, topic, (m, partition) => {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(m.headers ?? {})) headers[k] = String(v);
+        raw.push({
+          partition,
+          offset: m.offset,
+          key: m.key?.toString('utf8') ?? null,
+          timestamp: Number(m.timestamp),
+          value: null,
+          headers,
+          raw: m.value,
+        });
       });
-    });
-  } catch (error) {
-    if ((error as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return [];
-    throw error;
+      break;
+    } catch (error) {
+      const type = (error as { type?: string }).type;
+      if (type === 'UNKNOWN_TOPIC_OR_PARTITION') return [];
+      if ((error as { retriable?: boolean }).retriable !== true || attempt >= 20) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
   }
   if (options.decode === false) return raw;
   const decoder = new Decoder(config);

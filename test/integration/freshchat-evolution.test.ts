@@ -5,29 +5,14 @@
  * process restarts.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { request } from 'undici';
 import { quoteIdent, quoteString, tableName } from '../../consumers/sinks/clickhouse/schema.ts';
-import { PROJECT_ROOT } from '../../core/settings.ts';
 import { FreshchatSimulator } from '../../producers/freshchat/simulator/index.ts';
+import { spawnCli } from '../helpers/cli.ts';
 import { configOf, freshchatEnv, recordsOf } from '../helpers/freshchat.ts';
-
-function start(args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; log: () => string } {
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'cli', 'main.ts'), ...args], {
-    env,
-    detached: true,
-  });
-  let log = '';
-  child.stderr?.on('data', (d) => {
-    log += d;
-  });
-  child.stdout?.resume();
-  return { child, log: () => log };
-}
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -77,8 +62,8 @@ test('a new source field mid-run: new schema version, values in Kafka, a new Cli
     const body = await response.body.text();
     return response.statusCode === 200 ? (JSON.parse(body) as number[]) : [];
   };
-  const poller = start(['freshchat', 'sync'], env);
-  const sink = start(['sink', 'clickhouse', '--metrics-port', '0'], env);
+  const poller = spawnCli(['freshchat', 'sync'], env);
+  const sink = spawnCli(['sink', 'clickhouse', '--metrics-port', '0'], env);
   try {
     const initial = sim.snapshot().messages.length;
     await until('the first messages in ClickHouse', async () => {
@@ -86,7 +71,7 @@ test('a new source field mid-run: new schema version, values in Kafka, a new Cli
       return Number(row?.c ?? 0) >= initial ? true : undefined;
     }).catch((error) => {
       throw new Error(
-        `${(error as Error).message}\npoller: ${poller.log().slice(-2000)}\nsink: ${sink.log().slice(-2000)}`,
+        `${(error as Error).message}\npoller: ${poller.stderr().slice(-2000)}\nsink: ${sink.stderr().slice(-2000)}`,
       );
     });
     const before = await versions();
@@ -126,15 +111,9 @@ test('a new source field mid-run: new schema version, values in Kafka, a new Cli
       assert.equal(typeof row.v, 'number', `ClickHouse row ${row.id}: ${JSON.stringify(row)}`);
     assert.equal(poller.child.exitCode, null, 'the poller kept running');
     assert.equal(sink.child.exitCode, null, 'the sink kept running');
-    assert.match(poller.log(), /schema evolved: new fields registered/);
+    assert.match(poller.stderr(), /schema evolved: new fields registered/);
   } finally {
-    for (const p of [poller, sink])
-      if (p.child.exitCode === null) process.kill(-(p.child.pid as number), 'SIGTERM');
-    await Promise.all(
-      [poller, sink].map((p) =>
-        p.child.exitCode === null ? new Promise((r) => p.child.once('close', r)) : undefined,
-      ),
-    );
+    await Promise.all([poller.stop(), sink.stop()]);
     await clickhouse.close();
     await sim.stop();
   }

@@ -4,13 +4,10 @@
  * 429s (Retry-After), 500/503s and timeouts still completes exactly.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PROJECT_ROOT } from '../../core/settings.ts';
 import { FreshchatSimulator } from '../../producers/freshchat/simulator/index.ts';
-import { runCli } from '../helpers/cli.ts';
+import { runCli, spawnCli } from '../helpers/cli.ts';
 import { assertExactly, ENTITY_CHECKS, freshchatEnv, recordsOf } from '../helpers/freshchat.ts';
 
 const RESOURCES = 'users,conversations,messages,agents,groups,channels,agent_statuses,outbound_messages';
@@ -19,29 +16,13 @@ let sim: FreshchatSimulator;
 before(async () => {
   sim = await FreshchatSimulator.start({
     seed: 11,
-    initial: { users: 150, conversationsPerUser: 2, messagesPerConversation: 8 },
+    initial: { users: 400, conversationsPerUser: 2, messagesPerConversation: 8 },
   });
 });
 after(() => sim.stop());
 
-function startBackfill(env: NodeJS.ProcessEnv): {
-  child: ChildProcess;
-  exited: Promise<number | null>;
-  stderr: () => string;
-} {
-  const child = spawn(
-    process.execPath,
-    [join(PROJECT_ROOT, 'cli', 'main.ts'), 'freshchat', 'backfill', '--since', '2000-01-01'],
-    { env },
-  );
-  let stderr = '';
-  child.stderr?.on('data', (d) => {
-    stderr += d;
-  });
-  child.stdout?.resume();
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-  return { child, exited, stderr: () => stderr };
-}
+const startBackfill = (env: NodeJS.ProcessEnv) =>
+  spawnCli(['freshchat', 'backfill', '--since', '2000-01-01'], env);
 
 async function committedMessages(env: NodeJS.ProcessEnv): Promise<number> {
   return (await recordsOf(env, 'freshchat.messages')).length;
@@ -58,11 +39,12 @@ test('kill -9 at random moments of a backfill, restart, three times: no gap, no 
     // Wait until this run has committed something new, then kill it at a random moment after.
     const before = await committedMessages(env);
     const deadline = Date.now() + 120_000;
-    while (Date.now() < deadline && (await committedMessages(env)) === before) await sleep(200);
-    await sleep(Math.floor(Math.random() * 1500));
+    while (Date.now() < deadline && run.child.exitCode === null && (await committedMessages(env)) === before)
+      await sleep(100);
+    if (run.child.exitCode !== null) break; // it finished: there is nothing left to cut short
+    await sleep(Math.floor(Math.random() * 300));
     const alive = run.child.exitCode === null;
-    run.child.kill('SIGKILL');
-    await run.exited;
+    await run.stop('SIGKILL');
     const now = await committedMessages(env);
     if (alive && now > before && now < total) landed.push(now);
   }

@@ -4,13 +4,10 @@
  * at start is exit 5 naming the setting.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PROJECT_ROOT } from '../../core/settings.ts';
 import { FreshchatSimulator } from '../../producers/freshchat/simulator/index.ts';
-import { runCli } from '../helpers/cli.ts';
+import { runCli, spawnCli } from '../helpers/cli.ts';
 import { freshchatEnv, recordsOf } from '../helpers/freshchat.ts';
 import { freePort } from '../helpers/names.ts';
 import { duplicateKeys } from '../helpers/topic-records.ts';
@@ -24,19 +21,7 @@ before(async () => {
 });
 after(() => sim.stop());
 
-function sync(env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'cli', 'main.ts'), 'freshchat', 'sync'], {
-    env,
-    detached: true,
-  });
-  let stderr = '';
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  child.stdout.resume();
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  return { child, exited, stderr: () => stderr };
-}
+const sync = (env: NodeJS.ProcessEnv) => spawnCli(['freshchat', 'sync'], env);
 
 test('a second process with the same instance id fences the first, which stops with exit 5', {
   timeout: 120_000,
@@ -60,11 +45,13 @@ test('a second process with the same instance id fences the first, which stops w
     assert.equal(code, 5, `the first process did not stop: ${first.stderr().slice(-2000)}`);
     assert.match(first.stderr(), /another process is writing as transactional id/);
     assert.match(first.stderr(), /CHATSTREAM_PRODUCER_INSTANCE_ID/);
-    assert.equal(
-      second.child.exitCode,
-      null,
-      `the second one keeps running: ${second.stderr().slice(-1000)}`,
-    );
+    // The second one normally keeps running. Under load the first can use up its retries of
+    // CONCURRENT_TRANSACTIONS, re-initialise and fence the second in turn: then both stop,
+    // each with the same message — never both writing.
+    if (second.child.exitCode !== null) {
+      assert.equal(second.child.exitCode, 5, second.stderr().slice(-2000));
+      assert.match(second.stderr(), /another process is writing as transactional id/);
+    }
   } finally {
     for (const p of [first, second])
       if (p.child.exitCode === null) process.kill(-(p.child.pid as number), 'SIGTERM');

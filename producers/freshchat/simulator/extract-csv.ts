@@ -3,21 +3,10 @@
  * columns of each report (UNCONFIRMED: the simulator's guess, kept in this one table), and
  * RFC 4180 CSV.
  */
+import { REPORT_EVENTS } from '../config.ts';
 
-export const EXTRACT_EVENTS = [
-  'Conversation-Created',
-  'Conversation-Agent-Assigned',
-  'Conversation-Group-Assigned',
-  'Message-Sent',
-  'First-Response-Time',
-  'Response-Time',
-  'Resolution-Time',
-  'Conversation-Resolution-Label',
-  'Conversation-Resolved',
-  'Agent-Activity',
-  'Agent-Intelliassign-Activity',
-  'CSAT-Score',
-] as const;
+/** The 12 confirmed event names: one list, shared with the poller's settings. */
+export const EXTRACT_EVENTS = REPORT_EVENTS;
 
 export type ExtractEvent = (typeof EXTRACT_EVENTS)[number];
 
