@@ -3,7 +3,7 @@
  * receiver, and the simulator.
  */
 import { once } from 'node:events';
-import { EXIT, ServiceError, UsageError } from '../../core/errors.ts';
+import { EXIT, FatalError, ServiceError, UsageError } from '../../core/errors.ts';
 import { FreshchatPoller } from '../../producers/freshchat/poller.ts';
 import { FreshchatSimulator } from '../../producers/freshchat/simulator/index.ts';
 import { checkSince } from '../../producers/freshchat/source.ts';
@@ -35,7 +35,8 @@ async function runPoller(ctx: Context, mode: { once: boolean; since?: string }):
       return EXIT.ok;
     }
     const progress = await poller.pass().catch((error: unknown) => {
-      if (!interrupted) throw error;
+      // A fatal error (e.g. fenced) keeps its own exit code even when a stop was asked for.
+      if (!interrupted || error instanceof FatalError) throw error;
       return undefined;
     });
     if (interrupted || !progress) {

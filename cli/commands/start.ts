@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SinkRunner } from '../../consumers/runner.ts';
 import { clickhouseSink } from '../../consumers/sinks/clickhouse/index.ts';
-import { EXIT } from '../../core/errors.ts';
+import { EXIT, isChatstreamError } from '../../core/errors.ts';
 import { serveMetrics } from '../../core/metrics.ts';
 import { withAdmin } from '../../kafka/client.ts';
 import { ensureTopics } from '../../kafka/topics.ts';
@@ -112,6 +112,8 @@ export const startCommand: Command = {
     let failure: unknown;
     freshchat.done.catch((error) => {
       failure = error;
+      // Also for the forced exit, should the shutdown take longer than its grace.
+      process.exitCode = isChatstreamError(error) ? error.exitCode : EXIT.internal;
       log.error('the Freshchat producer stopped', { error: (error as Error).message });
       stop.abort();
     });

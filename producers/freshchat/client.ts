@@ -119,6 +119,7 @@ export class FreshchatClient {
     for (const [k, v] of Object.entries(query)) if (v !== undefined) search.set(k, String(v));
     const fullPath = `${this.basePath}${path}${search.size ? `?${search}` : ''}`;
     const what = `${method} ${path}`;
+    let limited = 0;
     for (let attempt = 0; ; ) {
       const started = process.hrtime.bigint();
       let status = 0;
@@ -164,7 +165,8 @@ export class FreshchatClient {
         case 'bad_request':
           throw badRequestError(status, what, parsed);
         case 'rate_limited': {
-          const { waitMs, askedMs } = rateLimitWait(retryAfter, attempt);
+          // Without Retry-After the waits grow with each 429 in a row (they do not use up retries).
+          const { waitMs, askedMs } = rateLimitWait(retryAfter, limited++);
           this.options.log.warn('rate limited by Freshchat; waiting', {
             endpoint: what,
             waitMs,
@@ -174,6 +176,7 @@ export class FreshchatClient {
           continue; // waiting is not a failure: no attempt used
         }
         case 'retry':
+          limited = 0;
           attempt = await this.backoff(attempt, what, retryReason(status, parsed));
           continue;
       }

@@ -3,6 +3,7 @@
  * point SOURCES.md marks UNCONFIRMED (paths, page caps, filters) is a setting here.
  */
 import { type Settings, setting } from '../../core/config.ts';
+import { ConfigError } from '../../core/errors.ts';
 import { CONTRACT_MODES } from '../../schemas/evolution.ts';
 
 export const RESOURCES = [
@@ -230,7 +231,15 @@ export type FreshchatSettings = Settings<{ freshchat: typeof freshchatSettings }
 
 /** The API base URL from the settings; undefined when neither URL nor account is set. */
 export function apiBaseUrl(settings: FreshchatSettings): string | undefined {
-  if (settings.baseUrl) return settings.baseUrl.replace(/\/+$/, '');
+  if (settings.baseUrl) {
+    if (!/^https?:\/\/[^/]/.test(settings.baseUrl))
+      throw new ConfigError(
+        'FRESHCHAT_BASE_URL',
+        `expected an http(s) URL, got "${settings.baseUrl}"`,
+        'example: https://acme.freshchat.com/v2',
+      );
+    return settings.baseUrl.replace(/\/+$/, '');
+  }
   if (settings.account) return `https://${settings.account}.freshchat.com/v2`;
   return undefined;
 }

@@ -49,6 +49,7 @@ export async function* listPages<T>(
   const { endpoint, path, key, pageSize } = options;
   const firstPage = options.startPage ?? 1;
   let previousFirst: string | undefined;
+  let lastTotalPages: number | undefined;
   for (let page = firstPage; page < MAX_PAGES; page++) {
     const body = await client.get<Envelope>(endpoint, path, {
       ...options.query,
@@ -57,7 +58,11 @@ export async function* listPages<T>(
     });
     if (body === undefined) {
       if (page === firstPage) throw new EndpointUnavailable(path);
-      return; // the list shrank under us: what is left ends here
+      // 404 / WRONG_PAGE: the end of a list whose size we do not know; but where the previous
+      // page promised more, a page is missing, and the list cannot be taken as complete.
+      if (lastTotalPages !== undefined && page <= lastTotalPages)
+        throw new FreshchatUnavailableError(`GET ${path} page ${page} of ${lastTotalPages} answered 404`);
+      return;
     }
     if (!isJsonObject(body) || !Array.isArray(body[key]))
       throw new FreshchatUnavailableError(
@@ -72,6 +77,7 @@ export async function* listPages<T>(
     previousFirst = first;
     const pagination = isJsonObject(body.pagination) ? body.pagination : {};
     const totalPages = numberOr(pagination.total_pages);
+    lastTotalPages = totalPages;
     yield { items, page, totalPages, totalItems: numberOr(pagination.total_items) };
     if (items.length === 0) return;
     if (totalPages !== undefined ? page >= totalPages : items.length < pageSize) return;

@@ -107,6 +107,7 @@ export class FreshchatSource implements Source {
       settings,
       runtime,
       window: new EmitWindow(runtime, EMIT_WINDOW),
+      handled: new Set(),
       log,
       since: this.since,
       backfill: this.options.since !== undefined,

@@ -64,6 +64,8 @@ export interface SyncContext {
   runtime: SourceContext;
   /** Emits that go on without waiting for their commit (see EmitWindow). */
   window: EmitWindow;
+  /** Conversations already handled in this pass. */
+  handled: Set<string>;
   log: Logger;
   /** Start of a first sync (ISO-8601): users' created_from, the first report window. */
   since: string;

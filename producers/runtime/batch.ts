@@ -58,8 +58,15 @@ function deadLetters(source: string, rejected: RejectedRecord[], now: Date): Mes
 }
 
 /** A dead letter's JSON, cut to fit one Kafka record (a record too large is one reason to be here). */
-export function truncated(json: string, limit = 512 * 1024): string {
-  return json.length <= limit ? json : `${json.slice(0, limit)}… (truncated from ${json.length} characters)`;
+export function truncated(json: string, limitBytes = 512 * 1024): string {
+  const bytes = Buffer.from(json);
+  if (bytes.length <= limitBytes) return json;
+  // Cut on bytes (non-Latin text takes up to 4 per character); a split character is dropped.
+  const head = bytes
+    .subarray(0, limitBytes)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '');
+  return `${head}… (truncated from ${bytes.length} bytes)`;
 }
 
 /** Records and dead letters per topic, for the metrics. */

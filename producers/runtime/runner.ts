@@ -94,6 +94,11 @@ export class SourceRunner {
     this.policy = { initialMs: config.producer.retryInitialMs, maxMs: config.producer.retryMaxMs };
   }
 
+  /** The name this instance's offsets are keyed by: `<source>@<instanceId>` (instances never share cursors). */
+  get offsetSource(): string {
+    return `${this.name}@${this.options.config.producer.instanceId}`;
+  }
+
   get transactionalId(): string {
     return this.writer.transactionalId;
   }
@@ -123,10 +128,14 @@ export class SourceRunner {
         },
       );
     }
-    await this.retry('initialising the transactional producer', () => this.writer.connect());
-    this.offsetMap = await this.retry('reading source offsets', () =>
-      loadOffsets(this.kafka, offsetsTopicOf(config), this.name, log),
+    const stop = this.stopping.signal;
+    await this.retry('initialising the transactional producer', () => this.writer.connect(), stop);
+    this.offsetMap = await this.retry(
+      'reading source offsets',
+      () => loadOffsets(this.kafka, offsetsTopicOf(config), this.offsetSource, log),
+      stop,
     );
+    this.failing = undefined; // whatever was retried on the way has worked
     log.info('source ready', { source: this.name, transactionalId: this.writer.transactionalId });
   }
 
@@ -211,6 +220,10 @@ export class SourceRunner {
   }
 
   private async encodeOne(pending: Pending): Promise<void> {
+    if (this.fatal) {
+      this.settle([pending], this.fatal);
+      return;
+    }
     try {
       pending.encoded = await this.retry(
         'encoding records',
@@ -247,6 +260,11 @@ export class SourceRunner {
         records += next.page.records.length;
         batch.push(next);
       }
+      // After a fatal error nothing more is committed: a fenced writer must not come back.
+      if (this.fatal) {
+        this.settle(batch, this.fatal);
+        continue;
+      }
       try {
         await this.commitBatch(batch);
         this.settle(batch);
@@ -275,7 +293,7 @@ export class SourceRunner {
     const id = randomUUID();
     const { config } = this.options;
     const messages = transactionMessages(
-      this.name,
+      this.offsetSource,
       batch,
       { offsets: offsetsTopicOf(config), deadLetters: deadLetterTopicOf(config) },
       id,
@@ -318,7 +336,7 @@ export class SourceRunner {
     await this.writer.connect();
     for (let read = 0; read < 3; read++) {
       if (read > 0) await new Promise((resolve) => setTimeout(resolve, 1000));
-      const offsets = await loadOffsets(this.kafka, offsetsTopicOf(config), this.name, log);
+      const offsets = await loadOffsets(this.kafka, offsetsTopicOf(config), this.offsetSource, log);
       if (offsets.get(MARKER)?.transaction === id) return true;
     }
     return false;

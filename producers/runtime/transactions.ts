@@ -98,6 +98,8 @@ export class TransactionalWriter {
    * with the same id and aborts its open transaction, so offsets read after it are final.
    */
   async connect(): Promise<void> {
+    if (this.fenced) throw this.fenced;
+    await this.reset();
     const producer = createProducer(this.kafka, {
       transactionalId: this.transactionalId,
       idempotent: true,
@@ -120,6 +122,8 @@ export class TransactionalWriter {
     this.producer = producer;
   }
 
+  /** Set once another writer fenced us: from then on this writer refuses to start a new producer. */
+  private fenced?: FatalError;
   /** When the transaction in progress began: a fence after our own timeout is not a second writer. */
   private transactionStarted = 0;
 
@@ -145,7 +149,7 @@ export class TransactionalWriter {
         return new RetriableError(`${what}: the transaction timed out (${type}); starting a new producer`, {
           cause: error,
         });
-      return new FatalError(
+      this.fenced = new FatalError(
         `another process is writing as transactional id ${this.transactionalId} (${type})`,
         {
           code: 'PRODUCER_FENCED',
@@ -154,6 +158,7 @@ export class TransactionalWriter {
           cause: error,
         },
       );
+      return this.fenced;
     }
     if (error instanceof FatalError) return error;
     return new RetriableError(`${what}: ${(error as Error).message ?? String(error)}`, { cause: error });
@@ -168,6 +173,7 @@ export class TransactionalWriter {
 
   /** Sends every message in one transaction and commits it. */
   async commit(batch: TopicMessages[]): Promise<void> {
+    if (this.fenced) throw this.fenced;
     if (!this.producer) await this.connect();
     const producer = this.producer as Producer;
     let transaction: Awaited<ReturnType<Producer['transaction']>>;

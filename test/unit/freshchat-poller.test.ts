@@ -111,8 +111,10 @@ test('report windows: whole windows only, unless the window in progress is asked
   assert.deepEqual(windows(0, 50 * h, 24, true).at(-1), { start: 48 * h, end: 50 * h });
   assert.deepEqual(windows(10, 10, 24, true), []);
   const columns = { conversation_id: 'c1' };
-  assert.equal(rowId('E', 'a', 'b', 0, columns), rowId('E', 'a', 'b', 0, { conversation_id: 'c1' }));
-  assert.notEqual(rowId('E', 'a', 'b', 0, columns), rowId('E', 'a', 'b', 1, columns));
+  // A row's id is its content, not its window: extracted again in other windows, it is the same row.
+  assert.equal(rowId('E', columns, 0), rowId('E', { conversation_id: 'c1' }, 0));
+  assert.notEqual(rowId('E', columns, 0), rowId('E', columns, 1), 'a second identical row is another row');
+  assert.notEqual(rowId('E', columns, 0), rowId('F', columns, 0));
 });
 
 test('conversations: properties as [{name, value}] become an object; agents and users become id lists', () => {
@@ -266,6 +268,7 @@ function harness(
     settings,
     runtime,
     window: new EmitWindow(runtime, 4),
+    handled: new Set(),
     log: quiet,
     since: options.since ?? '2025-01-01T00:00:00.000Z',
     backfill: options.backfill ?? false,
@@ -729,4 +732,16 @@ test('the emit window keeps order, holds at most its size in flight, and hands t
   } finally {
     clearInterval(pump);
   }
+});
+
+test('paging: a 404 on a page the previous one promised is an error, not the end of the list', async () => {
+  const pages = { 1: { x: [1, 2], pagination: { total_pages: 3 } } };
+  const client = {
+    get: async (_e: string, _p: string, q: { page: number }) => (pages as Record<number, unknown>)[q.page],
+  } as unknown as FreshchatClient;
+  await assert.rejects(async () => {
+    for await (const _ of listPages(client, { endpoint: 'x', path: '/x', key: 'x', pageSize: 2 })) {
+      // walk
+    }
+  }, FreshchatUnavailableError);
 });

@@ -150,3 +150,12 @@ test('a transaction holds the records, the dead letters, the last offset per par
     [offsetKey('freshchat', MARKER), { transaction: 'txn-1', time: '1970-01-01T00:00:00.000Z' }],
   ]);
 });
+
+test('dead-letter JSON is cut on bytes, so non-Latin text still fits one Kafka record', async () => {
+  const { truncated } = await import('../../producers/runtime/batch.ts');
+  const korean = '안'.repeat(300_000); // 900,000 bytes in UTF-8
+  const cut = truncated(JSON.stringify(korean));
+  assert.ok(Buffer.byteLength(cut) <= 512 * 1024 + 100, `${Buffer.byteLength(cut)} bytes`);
+  assert.match(cut, /truncated from 900002 bytes/);
+  assert.equal(truncated('{"a":1}'), '{"a":1}');
+});

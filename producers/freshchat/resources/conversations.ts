@@ -56,6 +56,9 @@ async function syncUserConversations(s: SyncContext, user: string): Promise<void
   const ids = await perEntity(s, 'conversations', { user }, () => userConversationIds(s, user));
   for (const id of ids ?? []) {
     if (s.runtime.signal.aborted) return;
+    // A conversation with several users is listed under each: handle it once per pass.
+    if (s.handled.has(id)) continue;
+    s.handled.add(id);
     await perEntity(s, 'conversations', { conversation: id }, () => syncConversation(s, id));
   }
 }

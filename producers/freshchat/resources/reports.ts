@@ -149,11 +149,18 @@ async function extractWindow(
   for (const link of links) {
     const rows = await readCsvWithRetries(s, absolute(link.href, s.client));
     if (rows === undefined) return 'incomplete';
+    const seen = new Map<string, number>();
     rows.forEach((columns, index) => {
+      // The row's identity is its content (and how often the same content occurred before in
+      // this file), not the window: a backfill that extracts a range again in other windows
+      // gives the same rows the same ids.
+      const content = JSON.stringify([event, columns]);
+      const occurrence = seen.get(content) ?? 0;
+      seen.set(content, occurrence + 1);
       records.push({
         kind: 'freshchat.report_rows',
         value: {
-          row_id: rowId(event, link.from, link.to, index, columns),
+          row_id: rowId(event, columns, occurrence),
           report_id: id,
           event,
           interval_from: link.from,
@@ -270,15 +277,9 @@ export async function parseCsv(
 }
 
 /** A row's identity: the same row of the same window always has the same id. */
-export function rowId(
-  event: string,
-  from: string,
-  to: string,
-  index: number,
-  columns: Record<string, string>,
-): string {
+export function rowId(event: string, columns: Record<string, string>, occurrence: number): string {
   return createHash('sha256')
-    .update(JSON.stringify([event, from, to, index, columns]))
+    .update(JSON.stringify([event, columns, occurrence]))
     .digest('hex')
     .slice(0, 32);
 }
