@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import { FatalError, RetriableError, ServiceError } from '../../core/errors.ts';
+import { EXIT, FatalError, RetriableError, ServiceError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { type RetryPolicy, withRetries } from '../../core/retry.ts';
 import { createKafka, withAdmin } from '../../kafka/client.ts';
@@ -29,7 +29,7 @@ import { countsByTopic, MARKER, transactionMessages } from './batch.ts';
 import { type EncodeResult, RecordEncoder } from './encoder.ts';
 import { type SourceMetrics, sourceMetrics } from './metrics.ts';
 import { ensureOffsetsTopic, loadOffsets, type OffsetMap } from './offsets.ts';
-import { AmbiguousCommitError, TransactionalWriter } from './transactions.ts';
+import { AmbiguousCommitError, TransactionalWriter, TransactionTimeoutError } from './transactions.ts';
 
 export interface SourceRunnerOptions {
   config: ProducerConfig;
@@ -242,8 +242,19 @@ export class SourceRunner {
       return;
     }
     this.ready.push(pending);
-    this.committing ??= this.commitLoop().finally(() => {
+    this.kick();
+  }
+
+  /**
+   * Starts the commit loop unless it runs. A page pushed while the loop is finishing (it saw an
+   * empty queue, its `finally` has not run yet) would otherwise wait forever: the loop starts
+   * again from its `finally` when the queue is not empty.
+   */
+  private kick(): void {
+    if (this.committing) return;
+    this.committing = this.commitLoop().finally(() => {
       this.committing = undefined;
+      if (this.ready.length > 0) this.kick();
     });
   }
 
@@ -301,6 +312,7 @@ export class SourceRunner {
     const started = process.hrtime.bigint();
     /** Set when a commit's answer was lost: before sending again, find out whether it happened. */
     let uncertain = false;
+    let timeouts = 0;
     await this.retry(
       'committing a transaction',
       async () => {
@@ -315,6 +327,17 @@ export class SourceRunner {
           await this.writer.commit(messages);
         } catch (error) {
           if (error instanceof AmbiguousCommitError) uncertain = true;
+          // Twice too slow for the transaction timeout: it will not get faster by retrying.
+          if (error instanceof TransactionTimeoutError && ++timeouts >= 2)
+            throw new FatalError(
+              `a transaction of ${countRecords(batch)} records outlived the transaction timeout twice`,
+              {
+                code: 'TRANSACTION_TIMEOUT',
+                exitCode: EXIT.config,
+                hint: 'raise CHATSTREAM_PRODUCER_TRANSACTION_TIMEOUT_MS, or make pages smaller (e.g. FRESHCHAT_REPORT_WINDOW_HOURS)',
+                cause: error,
+              },
+            );
           throw error;
         }
       },
@@ -358,11 +381,21 @@ export class SourceRunner {
     this.stopping.abort();
     const timer = setTimeout(() => this.grace.abort(), this.options.stopGraceMs ?? 10_000);
     try {
-      await this.encodeChain;
-      await this.committing;
+      // A source may still hand over the page it had in hand after the abort: wait until
+      // neither stage has anything left, not just for what was queued when stop was called.
+      for (;;) {
+        const chain = this.encodeChain;
+        await chain;
+        await this.committing;
+        if (chain === this.encodeChain && this.committing === undefined && this.ready.length === 0) break;
+      }
     } finally {
       clearTimeout(timer);
       await this.writer.close();
     }
   }
+}
+
+function countRecords(batch: { page: SourcePage }[]): number {
+  return batch.reduce((n, p) => n + p.page.records.length, 0);
 }

@@ -23,6 +23,14 @@ export interface TopicMessages {
   messages: Message[];
 }
 
+/** Our own transaction outlived the transaction timeout: the broker aborted it. */
+export class TransactionTimeoutError extends RetriableError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TransactionTimeoutError';
+  }
+}
+
 export class AmbiguousCommitError extends RetriableError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -146,9 +154,12 @@ export class TransactionalWriter {
     if (type && FENCED.has(type)) {
       // Our own transaction outlived the transaction timeout and the broker aborted it: start over.
       if (this.transactionStarted > 0 && Date.now() - this.transactionStarted >= this.timeoutMs)
-        return new RetriableError(`${what}: the transaction timed out (${type}); starting a new producer`, {
-          cause: error,
-        });
+        return new TransactionTimeoutError(
+          `${what}: the transaction timed out (${type}); starting a new producer`,
+          {
+            cause: error,
+          },
+        );
       this.fenced = new FatalError(
         `another process is writing as transactional id ${this.transactionalId} (${type})`,
         {
