@@ -88,3 +88,7 @@ export function countsByTopic(
   }
   return counts;
 }
+
+export function countRecords(pages: { page: SourcePage }[]): number {
+  return pages.reduce((n, p) => n + p.page.records.length, 0);
+}

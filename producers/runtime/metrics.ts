@@ -1,5 +1,7 @@
 /** What every source reports, on the process's Prometheus registry (labels: source, topic). */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { countsByTopic } from './batch.ts';
+import type { EncodeResult } from './encoder.ts';
 
 export interface SourceMetrics {
   records: Counter<'source' | 'topic'>;
@@ -110,4 +112,20 @@ export function sourceMetrics(registry: Registry): SourceMetrics {
         }),
     ),
   };
+}
+
+/** What one committed transaction adds: records and dead letters per topic, its time, the cursor age. */
+export function recordCommit(
+  m: SourceMetrics,
+  source: string,
+  pages: { encoded?: EncodeResult }[],
+  started: bigint,
+): void {
+  for (const [topic, { ok, rejected }] of countsByTopic(pages)) {
+    if (ok) m.records.inc({ source, topic }, ok);
+    if (rejected) m.deadLetters.inc({ source, topic }, rejected);
+  }
+  m.transactions.inc({ source });
+  m.transactionSeconds.observe({ source }, Number(process.hrtime.bigint() - started) / 1e9);
+  m.lastCommit.set({ source }, Date.now() / 1000);
 }

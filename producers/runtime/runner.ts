@@ -14,21 +14,20 @@
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import { EXIT, FatalError, RetriableError, ServiceError } from '../../core/errors.ts';
+import { EXIT, FatalError, RetriableError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { type RetryPolicy, withRetries } from '../../core/retry.ts';
-import { createKafka, withAdmin } from '../../kafka/client.ts';
-import { ensureDeadLetterTopic } from '../../kafka/dead-letters.ts';
-import { ensureTopics } from '../../kafka/topics.ts';
+import { createKafka } from '../../kafka/client.ts';
 import type { RecordKind } from '../../schemas/catalog.ts';
 import type { ContractMode } from '../../schemas/evolution.ts';
 import { createRegistryClient, registryPort } from '../../schemas/registry-client.ts';
 import { deadLetterTopicOf, offsetsTopicOf, type ProducerConfig, transactionalIdOf } from '../config.ts';
 import type { Source, SourceContext, SourcePage, SourceRecord } from '../source.ts';
-import { countsByTopic, MARKER, transactionMessages } from './batch.ts';
+import { countRecords, MARKER, transactionMessages } from './batch.ts';
 import { type EncodeResult, RecordEncoder } from './encoder.ts';
-import { type SourceMetrics, sourceMetrics } from './metrics.ts';
-import { ensureOffsetsTopic, loadOffsets, type OffsetMap } from './offsets.ts';
+import { recordCommit, type SourceMetrics, sourceMetrics } from './metrics.ts';
+import { loadOffsets, type OffsetMap } from './offsets.ts';
+import { prepareTopics } from './topics.ts';
 import { AmbiguousCommitError, TransactionalWriter, TransactionTimeoutError } from './transactions.ts';
 
 export interface SourceRunnerOptions {
@@ -106,28 +105,7 @@ export class SourceRunner {
   /** Creates missing topics, fences any earlier instance, and reads the committed offsets back. */
   async start(): Promise<void> {
     const { config, kinds, log } = this.options;
-    try {
-      await withAdmin(config, async (admin) => {
-        await ensureTopics(admin, config, kinds);
-        await ensureDeadLetterTopic(admin, config, deadLetterTopicOf(config));
-        const brokers = (await admin.describeCluster()).brokers.length;
-        await ensureOffsetsTopic(
-          admin,
-          offsetsTopicOf(config),
-          config.kafka.replicationFactor || Math.min(3, brokers),
-        );
-      });
-    } catch (error) {
-      throw new ServiceError(
-        'kafka',
-        `cannot prepare the topics on ${config.kafka.brokers.join(',')}: ${(error as Error).message}`,
-        {
-          code: 'KAFKA_UNREACHABLE',
-          hint: 'is Kafka running ("chatstream stack status")? The brokers come from CHATSTREAM_KAFKA_BROKERS',
-          cause: error,
-        },
-      );
-    }
+    await prepareTopics(config, kinds);
     const stop = this.stopping.signal;
     await this.retry('initialising the transactional producer', () => this.writer.connect(), stop);
     this.offsetMap = await this.retry(
@@ -345,7 +323,7 @@ export class SourceRunner {
     );
     this.failing = undefined;
     for (const { page } of batch) for (const o of page.offsets ?? []) this.offsets.set(o.partition, o.offset);
-    this.recordMetrics(batch, started);
+    recordCommit(this.m, this.name, batch, started);
   }
 
   /**
@@ -363,17 +341,6 @@ export class SourceRunner {
       if (offsets.get(MARKER)?.transaction === id) return true;
     }
     return false;
-  }
-
-  private recordMetrics(batch: Pending[], started: bigint): void {
-    const source = this.name;
-    for (const [topic, { ok, rejected }] of countsByTopic(batch)) {
-      if (ok) this.m.records.inc({ source, topic }, ok);
-      if (rejected) this.m.deadLetters.inc({ source, topic }, rejected);
-    }
-    this.m.transactions.inc({ source });
-    this.m.transactionSeconds.observe({ source }, Number(process.hrtime.bigint() - started) / 1e9);
-    this.m.lastCommit.set({ source }, Date.now() / 1000);
   }
 
   /** Stops: sources see the abort; pages in hand are committed within the grace period. */
@@ -394,8 +361,4 @@ export class SourceRunner {
       await this.writer.close();
     }
   }
-}
-
-function countRecords(batch: { page: SourcePage }[]): number {
-  return batch.reduce((n, p) => n + p.page.records.length, 0);
 }

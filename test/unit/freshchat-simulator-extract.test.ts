@@ -4,10 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { Logger } from '../../core/log.ts';
 import { EXTRACT_EVENTS, FreshchatSimulator } from '../../producers/freshchat/simulator/index.ts';
-
-const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
+import { quiet } from '../helpers/simulator.ts';
 
 let sim: FreshchatSimulator;
 before(async () => {

@@ -4,27 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Logger } from '../../core/log.ts';
-import { FreshchatSimulator, type SimulatorOptions } from '../../producers/freshchat/simulator/index.ts';
-
-const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
+import { FreshchatSimulator } from '../../producers/freshchat/simulator/index.ts';
+import { quiet, withSim } from '../helpers/simulator.ts';
 
 async function call(sim: FreshchatSimulator, path: string) {
   const response = await fetch(`${sim.url}${path}`, { headers: { authorization: `Bearer ${sim.apiKey}` } });
   // biome-ignore lint/suspicious/noExplicitAny: JSON bodies, checked by the assertions
   return { status: response.status, headers: response.headers, body: (await response.json()) as any };
-}
-
-async function withSim(
-  options: SimulatorOptions,
-  fn: (sim: FreshchatSimulator) => Promise<void>,
-): Promise<void> {
-  const sim = await FreshchatSimulator.start({ log: quiet, ...options });
-  try {
-    await fn(sim);
-  } finally {
-    await sim.stop();
-  }
 }
 
 test('rate limit: past requestsPerMinute a 429 with the error body, Retry-After and optional headers', async () => {

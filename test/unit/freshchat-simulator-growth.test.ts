@@ -4,28 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Logger } from '../../core/log.ts';
-import { FreshchatSimulator, type SimulatorOptions } from '../../producers/freshchat/simulator/index.ts';
-
-const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
+import { FreshchatSimulator } from '../../producers/freshchat/simulator/index.ts';
+import { quiet, withSim } from '../helpers/simulator.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON bodies, checked by the assertions
 async function get(sim: FreshchatSimulator, path: string): Promise<any> {
   const response = await fetch(`${sim.url}${path}`, { headers: { authorization: `Bearer ${sim.apiKey}` } });
   assert.equal(response.status, 200, path);
   return response.json();
-}
-
-async function withSim(
-  options: SimulatorOptions,
-  fn: (sim: FreshchatSimulator) => Promise<void>,
-): Promise<void> {
-  const sim = await FreshchatSimulator.start({ log: quiet, ...options });
-  try {
-    await fn(sim);
-  } finally {
-    await sim.stop();
-  }
 }
 
 test('addMessages: new messages show first in their conversation, updated_time is bumped, times increase', async () => {

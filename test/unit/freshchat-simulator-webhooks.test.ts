@@ -13,8 +13,7 @@ import {
   signBody,
   type WebhookPayload,
 } from '../../producers/freshchat/simulator/index.ts';
-
-const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
+import { quiet } from '../helpers/simulator.ts';
 
 interface Received {
   headers: IncomingHttpHeaders;
