@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from '../../core/log.ts';
+import { canonicalJson } from '../runtime/offsets.ts';
 import type { SourceContext, SourceOffset, SourcePage, SourcePartition } from '../source.ts';
 import type { FreshchatClient } from './client.ts';
 import type { FreshchatSettings, Resource } from './config.ts';
@@ -155,16 +156,7 @@ export async function perEntity<T>(
 
 /** A short, stable fingerprint of a JSON value (keys sorted), to tell changed entities from unchanged ones. */
 export function contentHash(value: unknown): string {
-  return createHash('sha1').update(stableJson(value)).digest('hex').slice(0, 16);
-}
-
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const keys = Object.keys(value as object).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
+  return createHash('sha1').update(canonicalJson(value)).digest('hex').slice(0, 16);
 }
 
 /** Runs fn over items with at most `limit` at once; the first error stops new work and is thrown. */
