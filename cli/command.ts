@@ -88,3 +88,13 @@ export function groupHelp(prefix: string[], commands: Command[], footer?: string
   if (footer) lines.push('', footer);
   return lines.join('\n');
 }
+
+/** A whole-number flag (e.g. --port), or the fallback when not given; a UsageError naming the flag otherwise. */
+export function intFlag(ctx: Pick<Context, 'flags'>, flag: string, fallback: number): number {
+  const raw = ctx.flags[flag];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (typeof raw !== 'string' || !Number.isInteger(n) || n < 0)
+    throw new UsageError(`--${flag} must be a whole number, got "${raw}"`);
+  return n;
+}

@@ -10,6 +10,7 @@ import { PROJECT_ROOT } from '../core/settings.ts';
 import { type Command, commandHelp, groupHelp, parseCommandLine } from './command.ts';
 import { configCommands } from './commands/config.ts';
 import { freshchatCommands } from './commands/freshchat.ts';
+import { purechatCommands } from './commands/purechat.ts';
 import { registryCommand } from './commands/registry.ts';
 import { schemasCommands } from './commands/schemas.ts';
 import { sinkCommand } from './commands/sink.ts';
@@ -24,6 +25,7 @@ export const commands: Command[] = [
   ...schemasCommands,
   sinkCommand,
   ...freshchatCommands,
+  ...purechatCommands,
   ...configCommands,
 ];
 

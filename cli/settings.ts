@@ -9,6 +9,7 @@ import { type ConfigSource, loadSettingsFrom, type Settings, unknownEnvironment 
 import { coreSchema } from '../core/settings.ts';
 import { producerSettings } from '../producers/config.ts';
 import { freshchatSettings } from '../producers/freshchat/config.ts';
+import { purechatSettings } from '../producers/purechat/config.ts';
 
 const { postgres, clickhouse, ...connections } = coreSchema;
 
@@ -19,6 +20,7 @@ export const schema = {
   clickhouse,
   producer: producerSettings,
   freshchat: freshchatSettings,
+  purechat: purechatSettings,
 };
 
 export type Config = Settings<typeof schema>;

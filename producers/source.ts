@@ -20,8 +20,24 @@ export interface SourceRecord {
   value: Record<string, unknown>;
 }
 
+/**
+ * Input a push source refused (a bad row: invalid JSON, an event breaking the protocol), kept
+ * as a dead letter on `topic` with the reason, in the same transaction as the page.
+ */
+export interface RefusedInput {
+  topic: string;
+  key: string | null;
+  /** The raw bytes as received. */
+  value: Buffer | string;
+  /** Short machine-readable kind, e.g. the error code. */
+  kind: string;
+  reason: string;
+  headers?: Record<string, string>;
+}
+
 export interface SourcePage {
   records: SourceRecord[];
+  refused?: RefusedInput[];
   /** Offsets this page moves (null deletes one); committed atomically with the records. */
   offsets?: { partition: SourcePartition; offset: SourceOffset | null }[];
 }

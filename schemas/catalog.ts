@@ -58,6 +58,8 @@ export const RECORD_KINDS: RecordKind[] = [
   entity('freshchat.agent_statuses', 'id'),
   event('freshchat.report_rows', 'row_id', ['extracted_time']),
   event('purechat.events', 'session_id', ['occurred_time', 'received_time'], 'event_id'),
+  entity('purechat.visitors', 'visitor_id', ['observed_time', 'received_time']),
+  entity('purechat.widget_settings', 'widget_id', ['observed_time', 'received_time']),
   entity('purechat.transcripts', 'transcript_id', ['ended_time', 'started_time']),
 ];
 

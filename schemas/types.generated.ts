@@ -446,7 +446,7 @@ export interface ReportRow {
   extracted_time: null | number;
 }
 
-/** A Pure Chat widget event, sent by the browser snippet to the collector. Keyed by session_id. */
+/** A Pure Chat widget event, sent by the browser snippet to the collector (protocol v1, docs/PURECHAT.md). Keyed by session_id; event_id identifies it. */
 export interface WidgetEvent {
   /** Event id the snippet assigns (UUID); the collector de-duplicates on it. */
   event_id: string;
@@ -454,6 +454,8 @@ export interface WidgetEvent {
   name: string;
   /** Browser session id the snippet assigns. */
   session_id: string;
+  /** First-party anonymous visitor id the snippet assigns (localStorage). */
+  visitor_id: null | string;
   /** The widget key (c in new PCWidget({c: …})). */
   widget_id: string;
   /** args.chatboxId. */
@@ -484,8 +486,84 @@ export interface WidgetEvent {
   referrer: null | string;
   /** Browser user agent. */
   user_agent: null | string;
+  /** Client address, truncated to /24 (IPv4) or /48 (IPv6). */
+  client_ip: null | string;
   /** The event's raw args, as JSON text (after PII handling). */
   args: null | string;
+}
+
+/** Latest known state of a Pure Chat visitor (the visitor.* keys read through purechatApi.get by the snippet), keyed by visitor_id. Compacted: latest per visitor. */
+export interface Visitor {
+  /** First-party anonymous visitor id the snippet assigns. */
+  visitor_id: string;
+  /** The widget the visitor used. */
+  widget_id: null | string;
+  /** The session the state was read in. */
+  session_id: null | string;
+  /** visitor.name (PII). */
+  name: null | string;
+  /** visitor.firstName (PII). */
+  first_name: null | string;
+  /** visitor.lastName (PII). */
+  last_name: null | string;
+  /** visitor.email (PII; kept, hashed or dropped per PURECHAT_PII_EMAIL). */
+  email: null | string;
+  /** visitor.phoneNumber (PII; per PURECHAT_PII_PHONE). */
+  phone: null | string;
+  /** visitor.company. */
+  company: null | string;
+  /** visitor.question. */
+  question: null | string;
+  /** Page the state was read on. */
+  page_url: null | string;
+  /** Browser user agent. */
+  user_agent: null | string;
+  /** Client address, truncated to /24 (IPv4) or /48 (IPv6). */
+  client_ip: null | string;
+  /** Keys read beyond the known ones, as JSON text. */
+  extra: null | string;
+  /** When the browser read the state (the event's occurredAt). (epoch milliseconds) */
+  observed_time: null | number;
+  /** When the collector received it. (epoch milliseconds) */
+  received_time: number;
+  /** The state event (visitor:state / widget:state) that carried it. */
+  event_id: string;
+}
+
+/** Latest known settings of a Pure Chat widget as a visitor's widget shows them (chatbox.* keys and enableTranscriptDownload read through purechatApi.get), keyed by widget_id. Compacted: latest per widget. */
+export interface WidgetSettings {
+  /** The widget key (c in new PCWidget({c: …})). */
+  widget_id: string;
+  /** chatbox.position: bottomLeft | bottomRight | topLeft | topRight. */
+  position: null | string;
+  /** chatbox.expanded. */
+  expanded: null | boolean;
+  /** chatbox.visible. */
+  visible: null | boolean;
+  /** chatbox.showMinimizeButton. */
+  show_minimize_button: null | boolean;
+  /** chatbox.unavailableBehavior (e.g. email). */
+  unavailable_behavior: null | string;
+  /** enableTranscriptDownload (key UNCONFIRMED). */
+  enable_transcript_download: null | boolean;
+  /** Operators available as the widget shows it: the chat form (true) or the offline e-mail form (false). */
+  operators_available: null | boolean;
+  /** The visitor whose widget reported it. */
+  visitor_id: null | string;
+  /** Page the state was read on. */
+  page_url: null | string;
+  /** Browser user agent. */
+  user_agent: null | string;
+  /** Client address, truncated to /24 (IPv4) or /48 (IPv6). */
+  client_ip: null | string;
+  /** Keys read beyond the known ones, as JSON text. */
+  extra: null | string;
+  /** When the browser read the state (the event's occurredAt). (epoch milliseconds) */
+  observed_time: null | number;
+  /** When the collector received it. (epoch milliseconds) */
+  received_time: number;
+  /** The state event (visitor:state / widget:state) that carried it. */
+  event_id: string;
 }
 
 /** A Pure Chat chat transcript, imported from an export file (export columns UNCONFIRMED; see the importer). */
@@ -540,5 +618,7 @@ export interface RecordTypes {
   'freshchat.agent_statuses': AgentStatus;
   'freshchat.report_rows': ReportRow;
   'purechat.events': WidgetEvent;
+  'purechat.visitors': Visitor;
+  'purechat.widget_settings': WidgetSettings;
   'purechat.transcripts': Transcript;
 }

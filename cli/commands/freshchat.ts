@@ -8,7 +8,7 @@ import { FreshchatPoller } from '../../producers/freshchat/poller.ts';
 import { FreshchatSimulator } from '../../producers/freshchat/simulator/index.ts';
 import { checkSince } from '../../producers/freshchat/source.ts';
 import { startWebhookService } from '../../producers/freshchat/webhooks/service.ts';
-import type { Command, Context } from '../command.ts';
+import { type Command, type Context, intFlag } from '../command.ts';
 import { serveProducerMetrics } from '../pipeline/producer-metrics.ts';
 import { progressView } from '../progress.ts';
 
@@ -143,14 +143,7 @@ const simulateCommand: Command = {
     },
   },
   async run(ctx) {
-    const number = (flag: string, fallback: number) => {
-      const raw = ctx.flags[flag];
-      if (raw === undefined) return fallback;
-      const n = Number(raw);
-      if (!Number.isInteger(n) || n < 0)
-        throw new UsageError(`--${flag} must be a whole number, got "${raw}"`);
-      return n;
-    };
+    const number = (flag: string, fallback: number) => intFlag(ctx, flag, fallback);
     const growth = number('growth-ms', 2000);
     const sim = await FreshchatSimulator.start({
       port: number('port', ctx.config.freshchat.simulatorPort),

@@ -5,7 +5,7 @@
  */
 import type { Message } from 'kafkajs';
 import { deadLetterMessages } from '../../kafka/dead-letters.ts';
-import type { SourcePage, SourcePartition } from '../source.ts';
+import type { RefusedInput, SourcePage, SourcePartition } from '../source.ts';
 import type { EncodeResult, RejectedRecord } from './encoder.ts';
 import { offsetKey, offsetMessage } from './offsets.ts';
 import type { TopicMessages } from './transactions.ts';
@@ -22,7 +22,8 @@ export function transactionMessages(
   source: string,
   pages: { page: SourcePage; encoded?: EncodeResult }[],
   topics: BatchTopics,
-  transaction: string,
+  /** Names the transaction in a marker; undefined: no marker (idempotent delivery). */
+  transaction: string | undefined,
   now = new Date(),
 ): TopicMessages[] {
   const byTopic = new Map<string, Message[]>();
@@ -36,10 +37,12 @@ export function transactionMessages(
     for (const r of encoded?.encoded ?? [])
       add(r.topic, { key: r.key, value: r.value, timestamp: String(r.timestamp) });
     for (const m of deadLetters(source, encoded?.rejected ?? [], now)) add(topics.deadLetters, m);
+    for (const r of page.refused ?? []) add(r.topic, refusedMessage(source, r, now));
     for (const o of page.offsets ?? []) offsets.set(offsetKey(source, o.partition), o);
   }
   for (const o of offsets.values()) add(topics.offsets, offsetMessage(source, o.partition, o.offset));
-  add(topics.offsets, offsetMessage(source, MARKER, { transaction, time: now.toISOString() }));
+  if (transaction !== undefined)
+    add(topics.offsets, offsetMessage(source, MARKER, { transaction, time: now.toISOString() }));
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
 }
 
@@ -55,6 +58,15 @@ function deadLetters(source: string, rejected: RejectedRecord[], now: Date): Mes
     { 'dlq.source': source },
     now,
   );
+}
+
+function refusedMessage(source: string, r: RefusedInput, now: Date): Message {
+  const [message] = deadLetterMessages(
+    [{ key: r.key, value: r.value, kind: r.kind, reason: r.reason, headers: r.headers ?? {} }],
+    { 'dlq.source': source },
+    now,
+  );
+  return message as Message;
 }
 
 /** A dead letter's JSON, cut to fit one Kafka record (a record too large is one reason to be here). */

@@ -10,6 +10,9 @@
  * commit whose answer was lost (batch.ts). Retriable failures are retried here with back-off,
  * for as long as it takes (a stop gives them a bounded grace); emit rejects only on a fatal
  * error, which also stops the runner for good.
+ *
+ * Push sources without cursors (a collector) may choose `idempotent` delivery instead: the same
+ * pipeline, but each batch is one acknowledged produce instead of a transaction.
  */
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
@@ -25,8 +28,9 @@ import { deadLetterTopicOf, offsetsTopicOf, type ProducerConfig, transactionalId
 import type { Source, SourceContext, SourcePage, SourceRecord } from '../source.ts';
 import { countRecords, MARKER, transactionMessages } from './batch.ts';
 import { type EncodeResult, RecordEncoder } from './encoder.ts';
+import { IdempotentWriter } from './idempotent.ts';
 import { recordCommit, type SourceMetrics, sourceMetrics } from './metrics.ts';
-import { loadOffsets, type OffsetMap } from './offsets.ts';
+import { loadOffsets, OffsetMap } from './offsets.ts';
 import { prepareTopics } from './topics.ts';
 import { AmbiguousCommitError, TransactionalWriter, TransactionTimeoutError } from './transactions.ts';
 
@@ -43,6 +47,13 @@ export interface SourceRunnerOptions {
   maxPendingRecords?: number;
   /** How long a stop keeps retrying the pages in hand before giving up on them. */
   stopGraceMs?: number;
+  /**
+   * `transactional` (default): records and offsets in one Kafka transaction, exactly once.
+   * `idempotent`: for push sources without offsets (a collector) — one produce round trip per
+   * batch, no transaction; a batch retried after a failure may repeat records, which their
+   * own ids make harmless downstream. No transactional id, so instances never fence each other.
+   */
+  delivery?: 'transactional' | 'idempotent';
 }
 
 interface Pending {
@@ -56,7 +67,8 @@ export class SourceRunner {
   readonly name: string;
   private readonly options: SourceRunnerOptions;
   private readonly kafka: Kafka;
-  private readonly writer: TransactionalWriter;
+  private readonly writer: TransactionalWriter | IdempotentWriter;
+  private readonly transactional: boolean;
   private readonly encoder: RecordEncoder;
   private readonly m: SourceMetrics;
   private readonly policy: RetryPolicy;
@@ -79,11 +91,14 @@ export class SourceRunner {
     this.name = options.name;
     const { config } = options;
     this.kafka = createKafka(config, { role: `source-${options.name}` });
-    this.writer = new TransactionalWriter(this.kafka, {
-      transactionalId: transactionalIdOf(config, options.name),
-      transactionTimeoutMs: config.producer.transactionTimeoutMs,
-      log: options.log,
-    });
+    this.transactional = options.delivery !== 'idempotent';
+    this.writer = this.transactional
+      ? new TransactionalWriter(this.kafka, {
+          transactionalId: transactionalIdOf(config, options.name),
+          transactionTimeoutMs: config.producer.transactionTimeoutMs,
+          log: options.log,
+        })
+      : new IdempotentWriter(this.kafka);
     this.encoder = new RecordEncoder({
       topicPrefix: config.kafka.topicPrefix,
       mode: options.contract,
@@ -98,8 +113,9 @@ export class SourceRunner {
     return `${this.name}@${this.options.config.producer.instanceId}`;
   }
 
-  get transactionalId(): string {
-    return this.writer.transactionalId;
+  /** Undefined for `idempotent` delivery. */
+  get transactionalId(): string | undefined {
+    return this.writer instanceof TransactionalWriter ? this.writer.transactionalId : undefined;
   }
 
   /** Creates missing topics, fences any earlier instance, and reads the committed offsets back. */
@@ -108,13 +124,19 @@ export class SourceRunner {
     await prepareTopics(config, kinds);
     const stop = this.stopping.signal;
     await this.retry('initialising the transactional producer', () => this.writer.connect(), stop);
-    this.offsetMap = await this.retry(
-      'reading source offsets',
-      () => loadOffsets(this.kafka, offsetsTopicOf(config), this.offsetSource, log),
-      stop,
-    );
+    this.offsetMap = this.transactional
+      ? await this.retry(
+          'reading source offsets',
+          () => loadOffsets(this.kafka, offsetsTopicOf(config), this.offsetSource, log),
+          stop,
+        )
+      : new OffsetMap(this.offsetSource);
     this.failing = undefined; // whatever was retried on the way has worked
-    log.info('source ready', { source: this.name, transactionalId: this.writer.transactionalId });
+    log.info('source ready', {
+      source: this.name,
+      delivery: this.transactional ? 'transactional' : 'idempotent',
+      transactionalId: this.transactionalId,
+    });
   }
 
   private get offsets(): OffsetMap {
@@ -169,12 +191,17 @@ export class SourceRunner {
    * (the `_dedup` views count each id once).
    */
   write(records: SourceRecord[], writeTimeoutMs = 15_000): Promise<void> {
+    return this.writePage({ records }, writeTimeoutMs);
+  }
+
+  /** `write` for a whole page (records and refused input, e.g. a collector's bad rows). */
+  writePage(page: SourcePage, writeTimeoutMs = 15_000): Promise<void> {
     const limit = this.options.maxPendingRecords ?? 50_000;
     if (this.fatal) return Promise.reject(this.fatal);
     if (this.failing) return Promise.reject(new RetriableError(`Kafka is unavailable: ${this.failing}`));
-    if (this.pendingRecords + records.length > limit && this.pendingRecords > 0)
+    if (this.pendingRecords + page.records.length > limit && this.pendingRecords > 0)
       return Promise.reject(new RetriableError(`busy: ${this.pendingRecords} records are waiting for Kafka`));
-    const written = this.emit({ records });
+    const written = this.emit(page);
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -189,6 +216,8 @@ export class SourceRunner {
   /** Queues a page; resolves once its records and offsets are committed. */
   emit(page: SourcePage): Promise<void> {
     if (this.fatal) return Promise.reject(this.fatal);
+    if (!this.transactional && page.offsets?.length)
+      return Promise.reject(new Error('a source with idempotent delivery cannot commit offsets'));
     return new Promise<void>((resolve, reject) => {
       const pending: Pending = { page, resolve, reject };
       this.pendingRecords += page.records.length;
@@ -285,7 +314,7 @@ export class SourceRunner {
       this.offsetSource,
       batch,
       { offsets: offsetsTopicOf(config), deadLetters: deadLetterTopicOf(config) },
-      id,
+      this.transactional ? id : undefined,
     );
     const started = process.hrtime.bigint();
     /** Set when a commit's answer was lost: before sending again, find out whether it happened. */

@@ -39,13 +39,13 @@ export class AmbiguousCommitError extends RetriableError {
 }
 
 const FENCED = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH']);
-const REFUSED = new Set([
+export const REFUSED = new Set([
   'TOPIC_AUTHORIZATION_FAILED',
   'CLUSTER_AUTHORIZATION_FAILED',
   'SASL_AUTHENTICATION_FAILED',
   'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
 ]);
-const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD']);
+export const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD']);
 
 /** Bytes of messages per send within a transaction: well under a partition's 1 MB batch limit. */
 export const SEND_CHUNK_BYTES = 256 * 1024;
@@ -78,7 +78,8 @@ function byteLength(value: Message['key'] | Message['value']): number {
   return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
 }
 
-function kafkaType(error: unknown): string | undefined {
+/** The kafkajs error type (e.g. PRODUCER_FENCED) of an error or of its causes. */
+export function kafkaErrorType(error: unknown): string | undefined {
   for (let e: unknown = error, depth = 0; e && depth < 5; depth++) {
     const type = (e as { type?: unknown }).type;
     if (typeof type === 'string') return type;
@@ -136,7 +137,7 @@ export class TransactionalWriter {
   private transactionStarted = 0;
 
   private decide(error: unknown, what: string): Error {
-    const type = kafkaType(error);
+    const type = kafkaErrorType(error);
     if (type && REFUSED.has(type))
       return new FatalError(`Kafka refused ${what}: ${type}`, {
         code: 'KAFKA_REFUSED',

@@ -11,10 +11,10 @@ import type { KeyObject } from 'node:crypto';
 import type { Logger } from '../../../core/log.ts';
 import { HttpError } from '../../http/errors.ts';
 import { parseJsonBody } from '../../http/json.ts';
+import { RecentKeys } from '../../http/recent-keys.ts';
 import type { HttpRequest, HttpResponse, Route } from '../../http/router.ts';
 import { WebhookPayloadError } from './errors.ts';
 import { type WebhookRecord, webhookToRecords } from './mapping.ts';
-import { RecentKeys } from './recent-keys.ts';
 import { type SignatureCheck, verifySignature } from './signature.ts';
 
 export interface WebhookReceiverOptions {

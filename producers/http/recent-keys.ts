@@ -1,6 +1,7 @@
 /**
- * A bounded LRU set of recently accepted delivery keys, so a webhook redelivered soon after is
- * answered without writing again. Only an optimisation: downstream dedup is the guarantee.
+ * A bounded LRU set of recently accepted delivery keys, so a delivery repeated soon after (a
+ * webhook, a collector request the browser retried) is answered without writing again. Only
+ * an optimisation: downstream dedup is the guarantee.
  */
 export class RecentKeys {
   readonly #max: number;
