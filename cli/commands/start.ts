@@ -11,6 +11,7 @@ import { EXIT, isChatstreamError } from '../../core/errors.ts';
 import { serveMetrics } from '../../core/metrics.ts';
 import { withAdmin } from '../../kafka/client.ts';
 import { ensureTopics } from '../../kafka/topics.ts';
+import { startCollector } from '../../producers/purechat/service.ts';
 import { RECORD_KINDS } from '../../schemas/catalog.ts';
 import { registerAll } from '../../schemas/register.ts';
 import { Stack } from '../../stack/stack.ts';
@@ -32,7 +33,7 @@ export const startCommand: Command = {
   path: ['start'],
   summary: 'Run the whole pipeline on the local stack (starting the stack first) until Ctrl-C.',
   details:
-    'Creates the topics, registers the schemas, runs the ClickHouse sink and the Freshchat producer: the poller and the\nwebhook receiver, against the simulator when FRESHCHAT_API_KEY is unset. The stack keeps running after the\npipeline stops; "chatstream stack down" stops it.',
+    'Creates the topics, registers the schemas, runs the ClickHouse sink, the Freshchat producer (the poller and the\nwebhook receiver, against the simulator when FRESHCHAT_API_KEY is unset) and the Pure Chat collector with its\ndemo page. The stack keeps running after the\npipeline stops; "chatstream stack down" stops it.',
   options: {
     'no-stack': {
       type: 'boolean',
@@ -69,6 +70,7 @@ export const startCommand: Command = {
 
     const { registry: producerMetrics, server: producerServer } = await serveProducerMetrics(config);
     const freshchat = await startFreshchat({ config, log: log.child('freshchat'), metrics: producerMetrics });
+    const purechat = await startCollector({ config, log: log.child('purechat'), metrics: producerMetrics });
 
     const rows: [string, string][] = [
       ['Kafka', config.kafka.brokers.join(',')],
@@ -82,6 +84,15 @@ export const startCommand: Command = {
         `${RECORD_KINDS.length} (${created.length} created now); schemas registered for ${subjects.length} subjects`,
       ],
       ...freshchat.endpoints,
+      ['Pure Chat collector', `${purechat.eventsUrl} (snippet ${purechat.snippetUrl})`],
+      ...(purechat.demoUrl
+        ? [
+            ['Pure Chat demo', `${purechat.demoUrl}?autoplay=1 (open it: a fake widget plays chats)`] as [
+              string,
+              string,
+            ],
+          ]
+        : []),
       ['Sink metrics', `${metricsUrl(metrics)}/metrics`],
       ['Producer metrics', `${metricsUrl(producerServer)}/metrics`],
     ];
@@ -96,7 +107,7 @@ export const startCommand: Command = {
       // Whatever still holds the event loop after this (a client reconnecting to a service
       // that went away) must not keep the process alive: exit when the grace is over.
       setTimeout(() => process.exit(process.exitCode ?? EXIT.ok), SHUTDOWN_GRACE_MS).unref();
-      await freshchat.stop();
+      await Promise.all([freshchat.stop(), purechat.close()]);
       await runner.stop();
       metrics.close();
       producerServer.close();
@@ -110,13 +121,15 @@ export const startCommand: Command = {
     const stop = new AbortController();
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
     let failure: unknown;
-    freshchat.done.catch((error) => {
-      failure = error;
+    const stopOn = (source: string) => (error: unknown) => {
+      failure ??= error;
       // Also for the forced exit, should the shutdown take longer than its grace.
       process.exitCode = isChatstreamError(error) ? error.exitCode : EXIT.internal;
-      log.error('the Freshchat producer stopped', { error: (error as Error).message });
+      log.error(`the ${source} stopped`, { error: (error as Error).message });
       stop.abort();
-    });
+    };
+    freshchat.done.catch(stopOn('Freshchat producer'));
+    purechat.failed.catch(stopOn('Pure Chat collector'));
     let unhealthy = new Set<string>();
     while (!stop.signal.aborted) {
       await Promise.race([sleep(HEALTH_INTERVAL_MS), once(stop.signal, 'abort')]);
