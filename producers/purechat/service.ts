@@ -100,6 +100,8 @@ export async function startCollector(options: CollectorServiceOptions): Promise<
     // No cursors to commit: one produce round trip per batch keeps answers fast; a batch sent
     // twice after a failure repeats events, which their ids make count once downstream.
     delivery: 'idempotent',
+    // A browser should hear 503 within seconds when Kafka is away, not after the write timeout.
+    stallMs: 5_000,
   });
   await runner.start();
   const badRowsTopic = badRowsTopicOf(config);

@@ -54,6 +54,11 @@ export interface SourceRunnerOptions {
    * own ids make harmless downstream. No transactional id, so instances never fence each other.
    */
   delivery?: 'transactional' | 'idempotent';
+  /**
+   * Pages waiting this long without any being acknowledged mean Kafka is not taking writes:
+   * health turns unhealthy and `write` refuses at once (default 10 s).
+   */
+  stallMs?: number;
 }
 
 interface Pending {
@@ -81,6 +86,9 @@ export class SourceRunner {
   private encodeChain: Promise<void> = Promise.resolve();
   private committing?: Promise<void>;
   private pendingRecords = 0;
+  private pendingPages = 0;
+  /** Since when the pages in hand have waited without one being settled. */
+  private waitingSince = 0;
   private fatal?: Error;
   /** Set while Kafka or the registry keeps failing (the reason); cleared by the next commit. */
   private failing?: string;
@@ -157,8 +165,17 @@ export class SourceRunner {
 
   /** ok unless Kafka or the registry keeps failing, or a fatal error stopped the runner. */
   health(): { ok: boolean; kafka: string; pendingRecords: number } {
-    const kafka = this.fatal ? `stopped: ${this.fatal.message}` : (this.failing ?? 'ok');
-    return { ok: !this.fatal && !this.failing, kafka, pendingRecords: this.pendingRecords };
+    const stalled = this.stalled();
+    const kafka = this.fatal ? `stopped: ${this.fatal.message}` : (this.failing ?? stalled ?? 'ok');
+    return { ok: !this.fatal && !this.failing && !stalled, kafka, pendingRecords: this.pendingRecords };
+  }
+
+  /** Why writes look stuck (pages waiting past stallMs with none acknowledged), if they do. */
+  private stalled(): string | undefined {
+    if (this.pendingPages === 0) return undefined;
+    const waited = Date.now() - this.waitingSince;
+    if (waited < (this.options.stallMs ?? 10_000)) return undefined;
+    return `Kafka has not acknowledged a write for ${Math.round(waited / 1000)} s`;
   }
 
   /** Called once when a fatal error stops the runner (a push source should then stop too). */
@@ -199,6 +216,8 @@ export class SourceRunner {
     const limit = this.options.maxPendingRecords ?? 50_000;
     if (this.fatal) return Promise.reject(this.fatal);
     if (this.failing) return Promise.reject(new RetriableError(`Kafka is unavailable: ${this.failing}`));
+    const stalled = this.stalled();
+    if (stalled) return Promise.reject(new RetriableError(stalled));
     if (this.pendingRecords + page.records.length > limit && this.pendingRecords > 0)
       return Promise.reject(new RetriableError(`busy: ${this.pendingRecords} records are waiting for Kafka`));
     const written = this.emit(page);
@@ -221,6 +240,7 @@ export class SourceRunner {
     return new Promise<void>((resolve, reject) => {
       const pending: Pending = { page, resolve, reject };
       this.pendingRecords += page.records.length;
+      if (this.pendingPages++ === 0) this.waitingSince = Date.now();
       this.m.pending.set({ source: this.name }, this.pendingRecords);
       this.encodeChain = this.encodeChain.then(() => this.encodeOne(pending));
     });
@@ -295,9 +315,11 @@ export class SourceRunner {
   private settle(batch: Pending[], error?: Error): void {
     for (const p of batch) {
       this.pendingRecords -= p.page.records.length;
+      this.pendingPages--;
       if (error) p.reject(error);
       else p.resolve();
     }
+    this.waitingSince = Date.now(); // the pages still in hand wait from now
     this.m.pending.set({ source: this.name }, this.pendingRecords);
     if (error instanceof FatalError && !this.fatal) {
       this.fatal = error;
