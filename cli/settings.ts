@@ -10,6 +10,7 @@ import { coreSchema } from '../core/settings.ts';
 import { producerSettings } from '../producers/config.ts';
 import { freshchatSettings } from '../producers/freshchat/config.ts';
 import { purechatSettings } from '../producers/purechat/config.ts';
+import { purechatImportSettings } from '../producers/purechat/import/config.ts';
 
 const { postgres, clickhouse, ...connections } = coreSchema;
 
@@ -21,6 +22,7 @@ export const schema = {
   producer: producerSettings,
   freshchat: freshchatSettings,
   purechat: purechatSettings,
+  purechatImport: purechatImportSettings,
 };
 
 export type Config = Settings<typeof schema>;

@@ -1,0 +1,180 @@
+/**
+ * `chatstream purechat import` on the real stack (Kafka, registry), each test in topics of its
+ * own: the fixtures land in purechat.transcripts field for field (decoded with the registry),
+ * bad rows are reported by line, importing again writes nothing, an interrupted import
+ * resumes writing each transcript once, and a missing file or unmappable header writes nothing.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { loadConfig } from '../../cli/settings.ts';
+import { createKafka } from '../../kafka/client.ts';
+import { runCli, spawnCli } from '../helpers/cli.ts';
+import { uniqueName } from '../helpers/names.ts';
+import { duplicateKeys, type TopicRecord, topicRecords } from '../helpers/topic-records.ts';
+
+const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'purechat');
+const NAMES = ['per-message.csv', 'per-transcript.csv', 'transcripts.json'];
+const EXPECTED = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) as Record<
+  string,
+  { badRows: string[]; transcripts: Record<string, unknown>[] }
+>;
+
+/** Environment for a chatstream process writing to topics of its own (a random prefix). */
+function importEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const prefix = uniqueName('pci');
+  return {
+    ...process.env,
+    CHATSTREAM_KAFKA_TOPIC_PREFIX: `${prefix}.`,
+    CHATSTREAM_KAFKA_PARTITIONS: '3',
+    CHATSTREAM_PRODUCER_OFFSETS_TOPIC: `${prefix}._offsets`,
+    CHATSTREAM_PRODUCER_DEAD_LETTER_TOPIC: `${prefix}.dead_letters`,
+    CHATSTREAM_PRODUCER_INSTANCE_ID: prefix,
+    CHATSTREAM_LOG_FORMAT: 'json',
+    ...extra,
+  };
+}
+
+function recordsOf(env: NodeJS.ProcessEnv, topic: string): Promise<TopicRecord[]> {
+  return topicRecords(loadConfig({ env }), `${env.CHATSTREAM_KAFKA_TOPIC_PREFIX}${topic}`);
+}
+
+/** The topics of the test's prefix that exist. */
+async function topicsOf(env: NodeJS.ProcessEnv): Promise<string[]> {
+  const admin = createKafka(loadConfig({ env }), { role: 'test-admin', quiet: true }).admin();
+  await admin.connect();
+  try {
+    const prefix = env.CHATSTREAM_KAFKA_TOPIC_PREFIX as string;
+    return (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Expected record → as written: ISO times to epoch ms, source_file added. */
+function asRecord(t: Record<string, unknown>, file: string): Record<string, unknown> {
+  const ms = (v: unknown) => (typeof v === 'string' ? Date.parse(v) : v);
+  const messages = (t.messages as Record<string, unknown>[]).map((m) => ({ ...m, time: ms(m.time) }));
+  return {
+    ...t,
+    started_time: ms(t.started_time),
+    ended_time: ms(t.ended_time),
+    messages,
+    source_file: file,
+  };
+}
+
+test('imports every fixture transcript field for field, reports bad rows by line; a second import writes nothing', async () => {
+  const env = importEnv();
+  const paths = NAMES.map((n) => join(FIXTURES, n));
+  const first = await runCli(['purechat', 'import', ...paths], env);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /^purechat import: 3 files, 9 transcripts written, 7 bad rows$/m);
+  for (const name of NAMES)
+    for (const bad of EXPECTED[name]?.badRows ?? [])
+      assert.ok(first.stderr.includes(`${join(FIXTURES, name)}:${bad}\n`), `not reported: ${name}:${bad}`);
+
+  const records = await recordsOf(env, 'purechat.transcripts');
+  const want = NAMES.flatMap((name) => (EXPECTED[name]?.transcripts ?? []).map((t) => asRecord(t, name)));
+  assert.deepEqual(duplicateKeys(records), []);
+  const byKey = new Map(records.map((r) => [r.key, r]));
+  assert.deepEqual([...byKey.keys()].sort(), want.map((t) => t.transcript_id as string).sort());
+  for (const t of want) {
+    const r = byKey.get(t.transcript_id as string);
+    // Plain JSON: the decoder's values are instances of avsc's record classes.
+    assert.deepEqual(JSON.parse(JSON.stringify(r?.value)), t, `transcript ${t.transcript_id}`);
+    // The record time is the chat's own: its end, else its start.
+    assert.equal(r?.timestamp, t.ended_time ?? t.started_time, `timestamp of ${t.transcript_id}`);
+  }
+  assert.equal((await recordsOf(env, 'dead_letters')).length, 0, 'dead letters were written');
+
+  const again = await runCli(['purechat', 'import', ...paths], env);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(
+    again.stdout,
+    /^purechat import: 3 files, 0 transcripts written, 0 bad rows, 3 files already imported$/m,
+  );
+  assert.doesNotMatch(again.stderr, /is not a date/);
+  assert.equal(
+    (await recordsOf(env, 'purechat.transcripts')).length,
+    records.length,
+    'the second import wrote',
+  );
+});
+
+test('an interrupted import (exit 130) resumes after its last committed page: each transcript once', async () => {
+  const count = 30_000;
+  const dir = mkdtempSync(join(tmpdir(), 'pc-import-'));
+  const path = join(dir, 'big.csv');
+  const lines = ['Chat Id,Start Time,Visitor Name,Timestamp,Author,Message'];
+  for (let i = 0; i < count; i++) {
+    const at = new Date(Date.UTC(2024, 0, 1) + i * 60_000).toISOString();
+    lines.push(`C-${i},${at},Visitor ${i},${at},Visitor ${i},hello ${i}`);
+  }
+  writeFileSync(path, `${lines.join('\n')}\n`);
+  const env = importEnv({ PURECHAT_IMPORT_PAGE_SIZE: '100', CHATSTREAM_LOG_LEVEL: 'debug' });
+
+  const cli = spawnCli(['purechat', 'import', path], env);
+  const deadline = Date.now() + 90_000;
+  while (!cli.stderr().includes('"page committed"') && Date.now() < deadline && cli.child.exitCode === null)
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  const code = await cli.stop('SIGINT');
+  assert.equal(code, 130, `expected an interrupted import\n${cli.stdout()}\n${cli.stderr().slice(-2000)}`);
+  assert.match(cli.stdout(), /\(interrupted\)/);
+  const partial = await recordsOf(env, 'purechat.transcripts');
+  assert.ok(partial.length > 0 && partial.length < count, `${partial.length} written before the stop`);
+
+  const resumed = await runCli(['purechat', 'import', path], env);
+  assert.equal(resumed.code, 0, resumed.stderr.slice(-2000));
+  assert.match(
+    resumed.stdout,
+    new RegExp(
+      `^purechat import: 1 file, ${count - partial.length} transcripts written, 0 bad rows, 1 file resumed$`,
+      'm',
+    ),
+  );
+  const records = await recordsOf(env, 'purechat.transcripts');
+  assert.equal(records.length, count, 'every transcript exactly once');
+  assert.deepEqual(duplicateKeys(records), []);
+  const sample = records.find((r) => r.key === 'C-12345')?.value;
+  assert.equal(sample?.visitor_name, 'Visitor 12345');
+  assert.equal(sample?.source_file, 'big.csv');
+});
+
+test('a missing file is a usage error (exit 2) naming it; an unmappable header exit 3; neither writes', async () => {
+  const env = importEnv();
+  const missing = await runCli(
+    ['purechat', 'import', join(FIXTURES, 'per-message.csv'), 'no-such-export.csv'],
+    env,
+  );
+  assert.equal(missing.code, 2, missing.stderr);
+  assert.match(missing.stderr, /no such file: no-such-export\.csv/);
+
+  const none = await runCli(['purechat', 'import'], env);
+  assert.equal(none.code, 2, none.stderr);
+
+  const dir = mkdtempSync(join(tmpdir(), 'pc-import-'));
+  writeFileSync(join(dir, 'odd.csv'), 'When,Who,Said\n2024-01-01,Ann,hi\n');
+  const odd = await runCli(['purechat', 'import', join(dir, 'odd.csv')], env);
+  assert.equal(odd.code, 3, odd.stderr);
+  assert.match(odd.stderr, /PURECHAT_IMPORT_MAPPING: .*odd\.csv has no transcript id column/);
+  assert.match(odd.stderr, /"When", "Who", "Said"/);
+
+  const mapped = await runCli(
+    [
+      'purechat',
+      'import',
+      '--dry-run',
+      '--mapping',
+      '{"transcript_id":"Who","text":"Said","time":"When"}',
+      join(dir, 'odd.csv'),
+    ],
+    env,
+  );
+  assert.equal(mapped.code, 0, mapped.stderr);
+  assert.match(mapped.stdout, /purechat import \(dry run\): 1 file, 1 transcript to write, 0 bad rows/);
+
+  assert.deepEqual(await topicsOf(env), [], 'topics were created');
+});
