@@ -63,8 +63,15 @@ export function originAllowed(
   return origin === `http://${host}` || origin === `https://${host}`;
 }
 
+/** Lets the page read the answer, error bodies and Retry-After included. */
 function corsHeaders(origin: string | undefined): Record<string, string> {
-  return origin ? { 'Access-Control-Allow-Origin': origin, Vary: 'Origin' } : {};
+  return origin
+    ? {
+        'Access-Control-Allow-Origin': origin,
+        'Access-Control-Expose-Headers': 'Retry-After',
+        Vary: 'Origin',
+      }
+    : {};
 }
 
 function withHeaders(error: HttpError, headers: Record<string, string>): HttpError {
@@ -195,8 +202,10 @@ export function createCollectorRoutes(options: CollectorOptions): Route[] {
           client: truncateIp(client),
           origin,
         });
-      // The browser may read the answer only with the CORS header, errors included.
-      throw withHeaders(error, error.code === 'ORIGIN_NOT_ALLOWED' ? {} : cors);
+      // The browser may read the answer only with the CORS header, errors included — a
+      // refused origin too, so its snippet sees a 403 and drops the events instead of
+      // retrying what looks like a network error forever. The body holds nothing else.
+      throw withHeaders(error, cors);
     }
   };
 

@@ -81,7 +81,14 @@ const byId = (records: TopicRecord[]) =>
 test('demo page → snippet → collector → Kafka → ClickHouse, in headless Chromium', {
   timeout: 180_000,
 }, async () => {
-  const { page, errors } = await openPage(browser, `${collector.url}/demo/?prequeue=1`);
+  // The widget script is held back a moment, so the snippet surely queues its handlers in the
+  // stub, after the page's own (?prequeue=1), and the widget replays them all.
+  const { page, errors } = await openPage(browser, `${collector.url}/demo/?prequeue=1`, (p) =>
+    p.route('**/demo/widget.js', async (route) => {
+      await sleep(500);
+      await route.continue();
+    }),
+  );
   await page.waitForFunction("'PCDemo' in window && 'chatstream' in window");
   await js(page, 'PCDemo.playChat(1)');
   await js(
