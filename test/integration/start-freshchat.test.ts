@@ -1,6 +1,7 @@
 /**
  * `chatstream start` as a new user runs it (no FRESHCHAT_API_KEY): the simulator, the poller,
- * the webhook receiver and the ClickHouse sink come up, Freshchat rows are in the ClickHouse
+ * the webhook receiver, the Pure Chat collector and the ClickHouse sink come up, Freshchat rows
+ * (and a Pure Chat event posted to the collector) are in the ClickHouse
  * `_dedup` views within a minute, and SIGTERM stops all of it.
  */
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import { loadConfig } from '../../cli/settings.ts';
 import { quoteIdent, tableName } from '../../consumers/sinks/clickhouse/schema.ts';
 import { spawnCli } from '../helpers/cli.ts';
 import { freePort, uniqueName } from '../helpers/names.ts';
+import { getStatus, makeEvent, post } from '../helpers/purechat.ts';
 
 test('npm start without an API key: Freshchat rows reach the ClickHouse _dedup views within a minute', {
   timeout: 180_000,
@@ -27,6 +29,7 @@ test('npm start without an API key: Freshchat rows reach the ClickHouse _dedup v
     CHATSTREAM_PRODUCER_METRICS_PORT: String(await freePort()),
     FRESHCHAT_SIMULATOR_PORT: String(await freePort()),
     FRESHCHAT_WEBHOOK_PORT: String(await freePort()),
+    PURECHAT_PORT: String(await freePort()),
     CHATSTREAM_LOG_FORMAT: 'json',
   };
   delete env.FRESHCHAT_API_KEY;
@@ -73,6 +76,15 @@ test('npm start without an API key: Freshchat rows reach the ClickHouse _dedup v
       (await count('freshchat.conversation_events')) > 0,
       `no webhook reached ClickHouse\n${start.stderr().slice(-3000)}`,
     );
+    // The Pure Chat collector runs too: its demo page is served, and an event reaches ClickHouse.
+    const demo = /Pure Chat demo:\s+(http:\/\/127\.0\.0\.1:\d+)\/demo\//.exec(start.stdout());
+    assert.ok(demo?.[1], `no demo URL printed:\n${start.stdout()}`);
+    assert.equal(await getStatus(`${demo[1]}/demo/`), 200);
+    const answer = await post(demo[1], JSON.stringify({ events: [makeEvent()] }));
+    assert.equal(answer.status, 200, answer.text);
+    const pcDeadline = Date.now() + 30_000;
+    while (Date.now() < pcDeadline && (await count('purechat.events')) === 0) await sleep(500);
+    assert.equal(await count('purechat.events'), 1, 'the Pure Chat event reached ClickHouse');
   } finally {
     const code = await Promise.race([start.stop('SIGTERM'), sleep(40_000).then(() => 'hung')]);
     if (code === 'hung') await start.stop('SIGKILL');
