@@ -4,6 +4,7 @@
  * case under bench/cases and lists it here.
  */
 
+import os from 'node:os';
 import { loadConfig } from '../cli/settings.ts';
 import { describeError } from '../core/errors.ts';
 import { configureLogging, createLogger } from '../core/log.ts';
@@ -14,6 +15,7 @@ import { clickhouseBaseline } from './cases/clickhouse-baseline.ts';
 import { freshchatBackfill } from './cases/freshchat-backfill.ts';
 import { freshchatWebhooks } from './cases/freshchat-webhooks.ts';
 import { kafkaBaseline } from './cases/kafka-baseline.ts';
+import { purechatCollector } from './cases/purechat-collector.ts';
 import { sinkLatency } from './cases/sink-latency.ts';
 import { sinkThroughput } from './cases/sink-throughput.ts';
 import type { BenchCase, BenchRow } from './types.ts';
@@ -26,6 +28,7 @@ const cases: BenchCase[] = [
   sinkLatency,
   freshchatBackfill,
   freshchatWebhooks,
+  purechatCollector,
 ];
 
 const config = loadConfig();
@@ -41,6 +44,8 @@ if (unknown.length) {
   process.exit(2);
 }
 
+const loadAverage = () => (os.loadavg()[0] ?? 0).toFixed(1);
+const loadBefore = loadAverage();
 const startedHere = (await stack.status()).filter((s) => s.state === 'stopped').map((s) => s.name);
 await stack.up();
 const rows: BenchRow[] = [];
@@ -71,6 +76,6 @@ console.log(
   ),
 );
 console.log(
-  `\nmachine: ${(await import('node:os')).availableParallelism()} cores, Node ${process.version}; one run, not an average.`,
+  `\nmachine: ${os.availableParallelism()} cores, Node ${process.version}, load average (1 min) ${loadBefore} before, ${loadAverage()} after; one run, not an average.`,
 );
 process.exitCode = failed ? 1 : 0;
