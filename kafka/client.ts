@@ -8,12 +8,12 @@ import {
   type KafkaConfig,
   logLevel as KafkaLogLevel,
   type LogEntry,
-  Partitioners,
   type Producer,
   type ProducerConfig,
 } from 'kafkajs';
 import { createLogger } from '../core/log.ts';
 import type { CoreConfig } from '../core/settings.ts';
+import { murmur2Partitioner } from './partitioner.ts';
 
 const log = createLogger('kafkajs');
 
@@ -66,7 +66,7 @@ export function createKafka(config: CoreConfig, options: ClientOptions = {}): Ka
  * lands in the same partition whichever client wrote it.
  */
 export function createProducer(kafka: Kafka, config: ProducerConfig = {}): Producer {
-  return kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, ...config });
+  return kafka.producer({ createPartitioner: murmur2Partitioner, ...config });
 }
 
 /** Runs fn with a connected admin client, always disconnecting it. */
