@@ -57,9 +57,11 @@ export const RECORD_KINDS: RecordKind[] = [
   entity('freshchat.account_configuration', 'account_key', ['fetched_time']),
   entity('freshchat.agent_statuses', 'id'),
   event('freshchat.report_rows', 'row_id', ['extracted_time']),
-  event('purechat.events', 'session_id', ['occurred_time', 'received_time'], 'event_id'),
-  entity('purechat.visitors', 'visitor_id', ['observed_time', 'received_time']),
-  entity('purechat.widget_settings', 'widget_id', ['observed_time', 'received_time']),
+  // Browser clocks are the visitor's: the record time (and "latest" in the views) is when the
+  // collector received the event; occurred_time / observed_time keep the browser's time.
+  event('purechat.events', 'session_id', ['received_time'], 'event_id'),
+  entity('purechat.visitors', 'visitor_id', ['received_time']),
+  entity('purechat.widget_settings', 'widget_id', ['received_time']),
   entity('purechat.transcripts', 'transcript_id', ['ended_time', 'started_time']),
 ];
 

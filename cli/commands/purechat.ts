@@ -11,7 +11,8 @@ import { purechatImportCommand } from './purechat-import.ts';
 /** The embed to paste next to Pure Chat's own, pointing at this collector. */
 export function embedSnippet(service: CollectorService, widgetId: string): string {
   return [
-    `<script>window.chatstreamSettings = { widgetId: ${JSON.stringify(widgetId)} };</script>`,
+    // JSON inside <script>: "<" escaped so no value can close the script element.
+    `<script>window.chatstreamSettings = { widgetId: ${JSON.stringify(widgetId).replace(/</g, '\\u003c')} };</script>`,
     `<script async src="${service.snippetUrl}"></script>`,
   ].join('\n');
 }

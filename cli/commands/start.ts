@@ -61,16 +61,44 @@ export const startCommand: Command = {
       topics: sinkTopics(config),
       group: config.sink.group ?? 'chatstream-sink-clickhouse',
     });
-    const metrics = await serveMetrics(runner.metrics, {
-      port: config.sink.metricsPort,
-      host: config.sink.metricsHost,
-      setting: 'CHATSTREAM_SINK_METRICS_PORT',
-    });
-    await runner.start();
-
-    const { registry: producerMetrics, server: producerServer } = await serveProducerMetrics(config);
-    const freshchat = await startFreshchat({ config, log: log.child('freshchat'), metrics: producerMetrics });
-    const purechat = await startCollector({ config, log: log.child('purechat'), metrics: producerMetrics });
+    // What has started is stopped again if a later part cannot start (a port taken, …), so
+    // the process ends with the error instead of running half a pipeline.
+    const started: (() => Promise<unknown>)[] = [];
+    const startOrUndo = async <T>(start: () => Promise<T>, stop: (it: T) => Promise<unknown>): Promise<T> => {
+      try {
+        const it = await start();
+        started.unshift(() => stop(it));
+        return it;
+      } catch (error) {
+        for (const undo of started) await undo().catch(() => undefined);
+        throw error;
+      }
+    };
+    const metrics = await startOrUndo(
+      () =>
+        serveMetrics(runner.metrics, {
+          port: config.sink.metricsPort,
+          host: config.sink.metricsHost,
+          setting: 'CHATSTREAM_SINK_METRICS_PORT',
+        }),
+      async (server) => server.close(),
+    );
+    await startOrUndo(
+      () => runner.start(),
+      () => runner.stop(),
+    );
+    const { registry: producerMetrics, server: producerServer } = await startOrUndo(
+      () => serveProducerMetrics(config),
+      async ({ server }) => server.close(),
+    );
+    const freshchat = await startOrUndo(
+      () => startFreshchat({ config, log: log.child('freshchat'), metrics: producerMetrics }),
+      (f) => f.stop(),
+    );
+    const purechat = await startOrUndo(
+      () => startCollector({ config, log: log.child('purechat'), metrics: producerMetrics, demo: true }),
+      (c) => c.close(),
+    );
 
     const rows: [string, string][] = [
       ['Kafka', config.kafka.brokers.join(',')],

@@ -21,6 +21,8 @@ export interface HttpServerOptions {
   log: Logger;
   /** Time allowed to receive a whole request (headers and body); 408 after it. Default 30 s. */
   requestTimeoutMs?: number;
+  /** Headers every error answer gets (e.g. CORS, so a page can read a 413 or 404). */
+  errorHeaders?: (req: IncomingMessage) => Record<string, string>;
 }
 
 export interface HttpService {
@@ -58,12 +60,12 @@ function send(res: ServerResponse, { status, headers, payload }: Encoded): void 
   res.end(payload);
 }
 
-function failure(error: HttpError): Encoded {
+function failure(error: HttpError, extra: Record<string, string> = {}): Encoded {
   const valid = Number.isInteger(error.status) && error.status >= 400 && error.status <= 599;
   return encode({
     status: valid ? error.status : 500,
     body: errorBody(error.code, error.message, error.details),
-    headers: error.headers,
+    headers: { ...extra, ...error.headers },
   });
 }
 
@@ -108,7 +110,7 @@ function createHandler(options: HttpServerOptions, isClosing: () => boolean) {
         log.error('request failed', { method, path, error, stack: (error as Error)?.stack });
       else if (!routed)
         log.warn('request refused', { method, path, status, code: known.code, remoteAddress });
-      reply(res, failure(known));
+      reply(res, failure(known, options.errorHeaders?.(req)));
       if (status === 413) dropRest(req, LINGER_MS);
     } finally {
       log.debug('request', { method, path, status, ms: Date.now() - started });

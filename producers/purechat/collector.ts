@@ -7,7 +7,7 @@
  *   OPTIONS /v1/events → the CORS pre-flight
  *
  * A request is all or nothing. A refused body (from the content type on) goes to the bad-rows
- * topic with the reason; Kafka not acknowledging answers 503 with Retry-After.
+ * topic with the reason (bad-rows.ts); Kafka not acknowledging answers 503 with Retry-After.
  */
 import type { Logger } from '../../core/log.ts';
 import { HttpError } from '../http/errors.ts';
@@ -15,15 +15,15 @@ import { parseJsonBody } from '../http/json.ts';
 import { RecentKeys } from '../http/recent-keys.ts';
 import type { HttpRequest, HttpResponse, Route } from '../http/router.ts';
 import type { RefusedInput, SourceRecord } from '../source.ts';
+import { clientAddress, rateKey, truncateIp } from './address.ts';
+import { BadRows } from './bad-rows.ts';
 import { type CollectedEvent, collectEvents, type EventRules } from './events.ts';
 import type { PiiPolicy } from './pii.ts';
 import { ClientRateLimit } from './rate-limit.ts';
-import { eventRecords, truncateIp } from './records.ts';
+import { eventRecords } from './records.ts';
 
 export const EVENTS_PATH = '/v1/events';
 export const RETRY_AFTER_SECONDS = 5;
-/** Largest bad row kept (bytes); the rest of a larger body is cut. */
-const BAD_ROW_MAX_BYTES = 512 * 1024;
 
 export interface CollectorCounters {
   request(status: number): void;
@@ -36,6 +36,8 @@ export interface CollectorOptions {
   pii: PiiPolicy;
   /** Allowed origins; `*` allows any; empty: the collector's own origin only. */
   allowedOrigins: readonly string[];
+  /** The collector's public origin (PURECHAT_PUBLIC_URL), also its own. */
+  publicOrigin?: string;
   rateLimitPerMinute: number;
   /** Take the client address from X-Forwarded-For. */
   trustProxy: boolean;
@@ -46,7 +48,7 @@ export interface CollectorOptions {
   log: Logger;
 }
 
-function header(req: HttpRequest, name: string): string | undefined {
+function header(req: { headers: HttpRequest['headers'] }, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value[0] : value;
 }
@@ -56,15 +58,17 @@ export function originAllowed(
   origin: string | undefined,
   allowed: readonly string[],
   host?: string,
+  publicOrigin?: string,
 ): boolean {
   if (origin === undefined) return true;
   if (allowed.includes('*') || allowed.includes(origin)) return true;
-  if (allowed.length > 0 || !host) return false;
-  return origin === `http://${host}` || origin === `https://${host}`;
+  if (allowed.length > 0) return false;
+  if (publicOrigin && origin === publicOrigin) return true;
+  return !!host && (origin === `http://${host}` || origin === `https://${host}`);
 }
 
 /** Lets the page read the answer, error bodies and Retry-After included. */
-function corsHeaders(origin: string | undefined): Record<string, string> {
+export function corsHeaders(origin: string | undefined): Record<string, string> {
   return origin
     ? {
         'Access-Control-Allow-Origin': origin,
@@ -87,47 +91,39 @@ function checkContentType(req: HttpRequest): void {
   throw new HttpError(
     415,
     'UNSUPPORTED_MEDIA_TYPE',
-    `Content-Type ${type} is not accepted; send application/json or text/plain`,
-    {
-      accepted: ['application/json', 'text/plain'],
-    },
+    `Content-Type ${type.slice(0, 100)} is not accepted; send application/json or text/plain`,
+    { accepted: ['application/json', 'text/plain'] },
   );
 }
 
-export function clientAddress(req: HttpRequest, trustProxy: boolean): string {
-  const forwarded = trustProxy ? header(req, 'x-forwarded-for')?.split(',')[0]?.trim() : undefined;
-  return forwarded || req.remoteAddress;
+/** The write failed: 503 when a later try can work (Kafka away, the collector stopping). */
+function unavailable(error: unknown, log: Logger): HttpError {
+  const retriable = (error as { retriable?: unknown })?.retriable === true;
+  if (!retriable) log.error('events not stored', { error: (error as Error)?.message ?? String(error) });
+  return new HttpError(
+    503,
+    retriable ? 'KAFKA_UNAVAILABLE' : 'COLLECTOR_UNAVAILABLE',
+    retriable
+      ? 'Kafka is unavailable; send the same events again later'
+      : 'The collector cannot store events now; send the same events again later',
+    undefined,
+    { 'Retry-After': String(RETRY_AFTER_SECONDS) },
+  );
 }
 
 export function createCollectorRoutes(options: CollectorOptions): Route[] {
   const { rules, pii, log, counters } = options;
   const limit = new ClientRateLimit(options.rateLimitPerMinute);
   const recent = new RecentKeys(50_000);
-
-  const badRow = async (req: HttpRequest, error: HttpError, client: string): Promise<void> => {
-    const refused: RefusedInput = {
-      topic: options.badRowsTopic,
-      key: null,
-      value: req.rawBody.subarray(0, BAD_ROW_MAX_BYTES),
-      kind: error.code,
-      reason: `${error.status} ${error.code}: ${error.message}${error.details === undefined ? '' : ` ${JSON.stringify(error.details)}`}`,
-      headers: {
-        'dlq.client': truncateIp(client) ?? '',
-        'dlq.user_agent': (header(req, 'user-agent') ?? '').slice(0, 512),
-        ...(req.rawBody.length > BAD_ROW_MAX_BYTES
-          ? { 'dlq.truncated_from': String(req.rawBody.length) }
-          : {}),
-      },
-    };
-    try {
-      await options.write({ records: [], refused: [refused] });
-      counters.badRow(true);
-    } catch (writeError) {
-      // The answer stays the 4xx; the bad row itself could not be kept (Kafka down).
-      counters.badRow(false);
-      log.warn('bad row not stored', { reason: error.code, error: (writeError as Error).message });
-    }
-  };
+  const badRows = new BadRows({
+    topic: options.badRowsTopic,
+    pii,
+    write: options.write,
+    counted: counters.badRow,
+    log,
+  });
+  const allowed = (req: HttpRequest, origin: string | undefined) =>
+    originAllowed(origin, options.allowedOrigins, header(req, 'host'), options.publicOrigin);
 
   const store = async (events: CollectedEvent[], req: HttpRequest, client: string) => {
     const fresh = events.filter((e) => !recent.has(e.id));
@@ -140,18 +136,7 @@ export function createCollectorRoutes(options: CollectorOptions): Route[] {
       try {
         await options.write({ records: eventRecords(fresh, enrichment, pii) });
       } catch (error) {
-        if ((error as { retriable?: unknown })?.retriable === true)
-          throw new HttpError(
-            503,
-            'KAFKA_UNAVAILABLE',
-            'Kafka is unavailable; send the same events again later',
-            undefined,
-            {
-              'Retry-After': String(RETRY_AFTER_SECONDS),
-            },
-          );
-        log.error('events not stored', { error });
-        throw new HttpError(500, 'WRITE_FAILED', 'The events could not be stored');
+        throw unavailable(error, log);
       }
       for (const e of fresh) recent.add(e.id);
     }
@@ -163,18 +148,15 @@ export function createCollectorRoutes(options: CollectorOptions): Route[] {
   const post = async (req: HttpRequest): Promise<HttpResponse> => {
     const origin = header(req, 'origin');
     const cors = corsHeaders(origin);
-    const client = clientAddress(req, options.trustProxy);
+    const client = clientAddress(req.remoteAddress, header(req, 'x-forwarded-for'), options.trustProxy);
     try {
-      if (!originAllowed(origin, options.allowedOrigins, header(req, 'host')))
+      if (!allowed(req, origin))
         throw new HttpError(
           403,
           'ORIGIN_NOT_ALLOWED',
-          `Origin ${origin} may not send events (PURECHAT_ALLOWED_ORIGINS)`,
-          {
-            origin,
-          },
+          `Origin ${origin?.slice(0, 200)} may not send events (PURECHAT_ALLOWED_ORIGINS)`,
         );
-      const rate = limit.take(client);
+      const rate = limit.take(rateKey(client));
       if (!rate.allowed)
         throw new HttpError(429, 'RATE_LIMITED', 'Too many requests from this client', undefined, {
           'Retry-After': String(rate.retryAfterSeconds),
@@ -185,7 +167,10 @@ export function createCollectorRoutes(options: CollectorOptions): Route[] {
         events = collectEvents(parseJsonBody(req.rawBody), req.rawBody.length, rules);
       } catch (error) {
         if (!(error instanceof HttpError)) throw error;
-        await badRow(req, error, client);
+        badRows.record(req.rawBody, error, {
+          client: truncateIp(client),
+          userAgent: header(req, 'user-agent'),
+        });
         throw error;
       }
       const result = await store(events, req, client);
@@ -203,19 +188,22 @@ export function createCollectorRoutes(options: CollectorOptions): Route[] {
           origin,
         });
       // The browser may read the answer only with the CORS header, errors included — a
-      // refused origin too, so its snippet sees a 403 and drops the events instead of
-      // retrying what looks like a network error forever. The body holds nothing else.
+      // refused origin too, so its snippet sees the 403 instead of what looks like a network
+      // error. The body holds nothing else.
       throw withHeaders(error, cors);
     }
   };
 
   const preflight = async (req: HttpRequest): Promise<HttpResponse> => {
     const origin = header(req, 'origin');
-    if (!originAllowed(origin, options.allowedOrigins, header(req, 'host')))
-      throw new HttpError(
-        403,
-        'ORIGIN_NOT_ALLOWED',
-        `Origin ${origin} may not send events (PURECHAT_ALLOWED_ORIGINS)`,
+    if (!allowed(req, origin))
+      throw withHeaders(
+        new HttpError(
+          403,
+          'ORIGIN_NOT_ALLOWED',
+          'This origin may not send events (PURECHAT_ALLOWED_ORIGINS)',
+        ),
+        corsHeaders(origin),
       );
     return {
       status: 204,

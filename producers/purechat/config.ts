@@ -102,9 +102,17 @@ export const purechatSettings = {
   }),
   contract: setting.oneOf(CONTRACT_MODES, {
     env: env('CONTRACT'),
-    default: 'evolve',
+    default: 'discard',
     description:
-      'Fields on an event beyond protocol v1: `evolve` keeps them (the schema grows), `discard` drops them, `freeze` refuses the request naming the field.',
+      'Fields on an event beyond protocol v1 (anyone on the internet can send them): `discard` drops them; `evolve` keeps them as text columns (the schema grows; a usable name, at most 16 per event and PURECHAT_MAX_EXTRA_FIELDS in all); `freeze` refuses the request naming the field.',
+  }),
+  maxExtraFields: setting.int({
+    env: env('MAX_EXTRA_FIELDS'),
+    default: 64,
+    min: 0,
+    max: 1000,
+    description:
+      'Under PURECHAT_CONTRACT=evolve: most distinct fields beyond protocol v1 one collector process adds to the schema; an event bringing a new one past it is refused (400).',
   }),
   badRowsTopic: setting.optionalString({
     env: env('BAD_ROWS_TOPIC'),
@@ -113,18 +121,38 @@ export const purechatSettings = {
   }),
   demo: setting.bool({
     env: env('DEMO'),
-    default: true,
-    description: 'Serve the demo page with a fake Pure Chat widget at `/demo/`.',
+    default: false,
+    description:
+      'Serve the demo page with a fake Pure Chat widget at `/demo/` from `chatstream purechat collect` (its fake events go to the real topics). `npm start` always serves it.',
   }),
   demoWidgetId: setting.string({
     env: env('DEMO_WIDGET_ID'),
     default: '9aa40980-a367-4eaf-9c09-d1b66ccaff57',
-    description: 'Widget id the demo page uses.',
+    description: 'Widget id the demo page uses (letters, digits, `-`, `_`, `.`).',
   }),
 };
 
 export type PurechatSettings = Settings<{ purechat: typeof purechatSettings }>['purechat'];
 export type PurechatConfig = ProducerConfig & { purechat: PurechatSettings };
+
+const WIDGET_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** Settings checked beyond their type: a ConfigError naming the setting. */
+export function checkPurechatConfig(config: PurechatConfig): void {
+  if (!WIDGET_ID.test(config.purechat.demoWidgetId))
+    throw new ConfigError(
+      'PURECHAT_DEMO_WIDGET_ID',
+      'may hold only letters, digits, "-", "_" and "." (at most 128)',
+    );
+  for (const origin of config.purechat.allowedOrigins)
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin))
+      throw new ConfigError(
+        'PURECHAT_ALLOWED_ORIGINS',
+        `"${origin}" is not an origin`,
+        'an origin is scheme://host[:port] with no path, e.g. https://www.example.com',
+      );
+  piiHashKeyOf(config);
+}
 
 export function badRowsTopicOf(config: PurechatConfig): string {
   return config.purechat.badRowsTopic ?? `${config.kafka.topicPrefix}purechat.bad_rows`;

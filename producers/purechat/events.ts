@@ -19,8 +19,8 @@ export interface CollectedEvent {
   pageUrl: string | null;
   referrer: string | null;
   args: Record<string, unknown> | null;
-  /** Fields beyond protocol v1 (kept under PURECHAT_CONTRACT=evolve, else empty). */
-  extra: Record<string, unknown>;
+  /** Fields beyond protocol v1 as text (kept under PURECHAT_CONTRACT=evolve, else empty). */
+  extra: Record<string, string | null>;
 }
 
 export interface EventProblem {
@@ -35,12 +35,25 @@ export interface EventRules {
   /** Accepted widget ids; undefined: any. */
   widgetIds?: ReadonlySet<string>;
   contract: ContractMode;
+  /**
+   * Under `evolve`: names of fields beyond protocol v1 accepted so far (each becomes a schema
+   * field). A new name is refused once there are `maxExtraNames` of them, so anonymous clients
+   * cannot grow the schema without bound.
+   */
+  extraNames?: Set<string>;
+  maxExtraNames?: number;
 }
+
+/** Most fields beyond protocol v1 on one event (under `evolve`). */
+export const MAX_EXTRA_FIELDS_PER_EVENT = 16;
+const EXTRA_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TYPE = /^[A-Za-z0-9_.:-]{1,64}$/;
 const ISO_DATE_TIME = /^(\d{4})-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
 const MAX_ID = 128;
+const EARLIEST = Date.UTC(2000, 0, 1);
+const LATEST = Date.UTC(3000, 0, 1);
 const MAX_URL = 4096;
 const KNOWN = new Set([
   'id',
@@ -57,10 +70,29 @@ const KNOWN = new Set([
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** What a value is, without its content when that is text (it may be personal data). */
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : `${typeof value} ${JSON.stringify(value).slice(0, 60)}`;
+  if (typeof value === 'string') return `a string of ${value.length} characters`;
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value).slice(0, 20)}`;
+}
+
+/** Epoch ms of an ISO-8601 date-time that names a real instant (no 30 February, no 24:00), else NaN. */
+export function strictDateTime(text: string): number {
+  const m = ISO_DATE_TIME.exec(text);
+  if (!m) return Number.NaN;
+  const ms = Date.parse(text);
+  if (Number.isNaN(ms)) return ms;
+  const [y, mo, d, h, mi] = text.slice(0, 16).split(/[-T:]/).map(Number) as number[];
+  const check = new Date(Date.UTC(y as number, (mo as number) - 1, d as number, h as number, mi as number));
+  const same =
+    check.getUTCFullYear() === y &&
+    check.getUTCMonth() === (mo as number) - 1 &&
+    check.getUTCDate() === d &&
+    check.getUTCHours() === h &&
+    check.getUTCMinutes() === mi;
+  return same ? ms : Number.NaN;
 }
 
 /** Checks one event; pushes its problems and returns it when it has none. */
@@ -101,11 +133,11 @@ function checkEvent(
   if (widgetId && rules.widgetIds && !rules.widgetIds.has(widgetId))
     problem('widgetId', 'is not an allowed widget id (PURECHAT_WIDGET_IDS)');
   const occurredAt = text('occurredAt', 40, ISO_DATE_TIME, 'must be an ISO-8601 date-time with a time zone');
-  const occurredMs = occurredAt ? Date.parse(occurredAt) : Number.NaN;
+  const occurredMs = occurredAt ? strictDateTime(occurredAt) : Number.NaN;
   if (occurredAt && ISO_DATE_TIME.test(occurredAt)) {
-    const year = Number(occurredAt.slice(0, 4));
     if (Number.isNaN(occurredMs)) problem('occurredAt', 'is not a real date-time');
-    else if (year < 2000 || year > 2999) problem('occurredAt', 'must be between the years 2000 and 2999');
+    else if (occurredMs < EARLIEST || occurredMs >= LATEST)
+      problem('occurredAt', 'must be between the years 2000 and 2999');
   }
   const visitorId = text('visitorId', MAX_ID);
   const sessionId = text('sessionId', MAX_ID);
@@ -116,14 +148,59 @@ function checkEvent(
     if (isObject(raw.args)) args = raw.args;
     else problem('args', `must be an object or null, got ${describe(raw.args)}`);
   }
-  const extra: Record<string, unknown> = {};
-  for (const key of Object.keys(raw)) {
-    if (KNOWN.has(key)) continue;
-    if (rules.contract === 'freeze') problem(key, 'is not a field of protocol v1 (PURECHAT_CONTRACT=freeze)');
-    else if (rules.contract === 'evolve') extra[key] = raw[key];
-  }
+  const extra = extraFields(raw, rules, problem);
   if (problems.length > before) return undefined;
   return { id, type, widgetId, occurredAt, occurredMs, visitorId, sessionId, pageUrl, referrer, args, extra };
+}
+
+/**
+ * The fields beyond protocol v1, by the contract: `discard` drops them, `freeze` refuses each,
+ * `evolve` keeps them as text (so a field's type never changes between clients: no schema
+ * conflict), with a usable name, a few per event and a bounded number of names overall.
+ */
+function extraFields(
+  raw: Record<string, unknown>,
+  rules: EventRules,
+  problem: (field: string, text: string) => void,
+): Record<string, string | null> {
+  const extra: Record<string, string | null> = {};
+  if (rules.contract === 'discard') return extra;
+  let count = 0;
+  for (const key of Object.keys(raw)) {
+    if (KNOWN.has(key)) continue;
+    if (rules.contract === 'freeze') {
+      problem(key, 'is not a field of protocol v1 (PURECHAT_CONTRACT=freeze)');
+      continue;
+    }
+    if (++count > MAX_EXTRA_FIELDS_PER_EVENT) {
+      problem(
+        key,
+        `is one field too many: at most ${MAX_EXTRA_FIELDS_PER_EVENT} fields beyond protocol v1 per event`,
+      );
+      break;
+    }
+    if (!EXTRA_NAME.test(key)) {
+      problem(key, 'is not a usable field name (a letter, then letters, digits or _; at most 64)');
+      continue;
+    }
+    const known = rules.extraNames;
+    if (known && !known.has(key) && known.size >= (rules.maxExtraNames ?? 64)) {
+      problem(
+        key,
+        `is a new field, but ${known.size} fields beyond protocol v1 were added already (the limit)`,
+      );
+      continue;
+    }
+    known?.add(key); // counted at once: one request cannot take more than the limit either
+    const value = raw[key];
+    extra[key] =
+      value === null || value === undefined
+        ? null
+        : typeof value === 'string'
+          ? value
+          : JSON.stringify(value);
+  }
+  return extra;
 }
 
 function eventTooLarge(events: unknown[], bodyBytes: number, max: number): number {

@@ -29,24 +29,52 @@ export function applyPii<T>(policy: PiiPolicy, kind: PiiKind, value: T): T | str
   return createHmac('sha256', policy.hashKey).update(normalize(kind, value)).digest('hex');
 }
 
-/** Which PII kind an argument or state key holds (`email`, `visitor.email`, `phoneNumber`, …), if any. */
+/**
+ * Which PII kind a key names, if any: any key whose letters contain "email" / "mail" or
+ * "phone" / "mobile" (`email`, `visitor.email`, `visitorEmail`, `e-mail`, `phoneNumber`, …).
+ */
 export function piiKindOf(key: string): PiiKind | undefined {
-  const name = key.slice(key.lastIndexOf('.') + 1).toLowerCase();
-  if (name === 'email' || name === 'emailaddress') return 'email';
-  if (name === 'phone' || name === 'phonenumber') return 'phone';
+  const name = key.toLowerCase().replace(/[^a-z]/g, '');
+  if (name.includes('mail')) return 'email';
+  if (name.includes('phone') || name.includes('mobile')) return 'phone';
   return undefined;
 }
 
-/** A shallow copy of an args / state object with every PII key handled by the policy. */
+/**
+ * A copy of an args / state object (nested objects and arrays too) with every PII key handled
+ * by the policy; a value under a PII key that is not text (an object) is dropped unless kept.
+ */
 export function applyPiiToObject(
   policy: PiiPolicy,
   object: Record<string, unknown>,
 ): Record<string, unknown> {
   if (policy.email === 'keep' && policy.phone === 'keep') return object;
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(object)) {
+  return walk(policy, object, 0) as Record<string, unknown>;
+}
+
+const MAX_DEPTH = 64;
+
+function walk(policy: PiiPolicy, value: unknown, depth: number): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > MAX_DEPTH) return '[nested too deep]'; // cannot be checked: not kept
+  if (Array.isArray(value)) return value.map((item) => walk(policy, item, depth + 1));
+  // No prototype: a "__proto__" key (possible in a refused body) stays a plain key.
+  const out: Record<string, unknown> = Object.create(null);
+  for (const [key, item] of Object.entries(value)) {
     const kind = piiKindOf(key);
-    out[key] = kind ? applyPii(policy, kind, value) : value;
+    if (!kind) out[key] = walk(policy, item, depth + 1);
+    else if (typeof item === 'object' && item !== null) out[key] = policy[kind] === 'keep' ? item : null;
+    else out[key] = applyPii(policy, kind, item);
   }
   return out;
+}
+
+/** A refused body's JSON with the policy applied, as text; undefined when it is not JSON. */
+export function scrubJsonText(policy: PiiPolicy, raw: Buffer): string | undefined {
+  try {
+    const parsed: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
+    return JSON.stringify(walk(policy, parsed, 0));
+  } catch {
+    return undefined; // not text, not JSON, or nested too deep to write back: size and hash only
+  }
 }

@@ -4,7 +4,6 @@
  * handled per setting), and the snippet's state events also to `purechat.visitors`
  * (`visitor:state`) and `purechat.widget_settings` (`widget:state`), latest state per key.
  */
-import { isIP } from 'node:net';
 import type { SourceRecord } from '../source.ts';
 import type { CollectedEvent } from './events.ts';
 import { applyPii, applyPiiToObject, type PiiPolicy } from './pii.ts';
@@ -17,24 +16,6 @@ export interface Enrichment {
   userAgent: string | null;
   /** Already truncated (truncateIp). */
   clientIp: string | null;
-}
-
-/** IPv4 to its /24 (`203.0.113.0`), IPv6 to its /48 (`2001:db8:85a3::`); anything else → null. */
-export function truncateIp(address: string | undefined | null): string | null {
-  if (!address) return null;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  const ip = mapped?.[1] ?? address.replace(/%.*$/, '');
-  const family = isIP(ip);
-  if (family === 4) return `${ip.split('.').slice(0, 3).join('.')}.0`;
-  if (family !== 6) return null;
-  const [head, tail = ''] = ip.split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = ip.includes('::')
-    ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right]
-    : left;
-  const prefix = groups.slice(0, 3).map((g) => (Number.parseInt(g, 16) || 0).toString(16));
-  return `${prefix.join(':')}::`;
 }
 
 /** A scalar as text (numbers and booleans too); objects and arrays are not a value here. */
@@ -58,7 +39,7 @@ function json(value: Record<string, unknown> | null): string | null {
 function eventValue(e: CollectedEvent, en: Enrichment, pii: PiiPolicy): Record<string, unknown> {
   const a = e.args ?? {};
   return {
-    ...e.extra,
+    ...(applyPiiToObject(pii, e.extra) as Record<string, unknown>),
     event_id: e.id,
     name: e.type,
     session_id: e.sessionId,

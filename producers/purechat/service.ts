@@ -9,13 +9,14 @@ import { ServiceError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { withAdmin } from '../../kafka/client.ts';
 import { ensureDeadLetterTopic } from '../../kafka/dead-letters.ts';
+import { kafkaProbe } from '../../kafka/probe.ts';
 import { kindOf } from '../../schemas/catalog.ts';
 import type { HttpResponse, Route } from '../http/router.ts';
 import { type HttpService, startHttpServer } from '../http/server.ts';
 import { SourceRunner } from '../runtime/runner.ts';
 import { demoPage, demoWidget, snippetAsset } from './assets.ts';
-import { createCollectorRoutes, EVENTS_PATH } from './collector.ts';
-import { badRowsTopicOf, type PurechatConfig, piiHashKeyOf } from './config.ts';
+import { corsHeaders, createCollectorRoutes, EVENTS_PATH } from './collector.ts';
+import { badRowsTopicOf, checkPurechatConfig, type PurechatConfig, piiHashKeyOf } from './config.ts';
 import { collectorCounters } from './metrics.ts';
 
 export const PURECHAT_KINDS = ['purechat.events', 'purechat.visitors', 'purechat.widget_settings'].map(
@@ -29,7 +30,12 @@ export interface CollectorServiceOptions {
   log: Logger;
   metrics: Registry;
   port?: number;
+  /** Serve the demo page whatever PURECHAT_DEMO says (`npm start` does). */
+  demo?: boolean;
 }
+
+/** How long a request waits for Kafka before it is answered 503 (the browser sends it again). */
+const WRITE_TIMEOUT_MS = 5_000;
 
 export interface CollectorService {
   /** Base URL (PURECHAT_PUBLIC_URL when set). */
@@ -53,7 +59,7 @@ const asset = async (load: () => Promise<{ body: Buffer; contentType: string }>)
   };
 };
 
-function pageRoutes(config: PurechatConfig, collectorUrl: () => string): Route[] {
+function pageRoutes(config: PurechatConfig, demo: boolean, collectorUrl: () => string): Route[] {
   const routes: Route[] = [
     {
       method: 'GET',
@@ -64,7 +70,7 @@ function pageRoutes(config: PurechatConfig, collectorUrl: () => string): Route[]
       },
     },
   ];
-  if (!config.purechat.demo) return routes;
+  if (!demo) return routes;
   const page = () =>
     asset(() => demoPage({ widgetId: config.purechat.demoWidgetId, collector: collectorUrl() }));
   routes.push(
@@ -83,7 +89,9 @@ function pageRoutes(config: PurechatConfig, collectorUrl: () => string): Route[]
 export async function startCollector(options: CollectorServiceOptions): Promise<CollectorService> {
   const { config, log, metrics } = options;
   const p = config.purechat;
-  const hashKey = piiHashKeyOf(config); // a ConfigError before anything starts
+  checkPurechatConfig(config); // a ConfigError before anything starts
+  const hashKey = piiHashKeyOf(config);
+  const demo = options.demo ?? p.demo;
   if (p.allowedOrigins.length === 0)
     log.info(
       'PURECHAT_ALLOWED_ORIGINS is not set: only pages served by the collector itself may send events',
@@ -100,9 +108,12 @@ export async function startCollector(options: CollectorServiceOptions): Promise<
     // No cursors to commit: one produce round trip per batch keeps answers fast; a batch sent
     // twice after a failure repeats events, which their ids make count once downstream.
     delivery: 'idempotent',
-    // A browser should hear 503 within seconds when Kafka is away, not after the write timeout.
-    stallMs: 5_000,
+    // A browser should hear 503 within seconds when Kafka is away, and see it served again
+    // soon after Kafka is back.
+    stallMs: WRITE_TIMEOUT_MS,
+    retryMaxMs: 5_000,
   });
+  const probe = kafkaProbe(config);
   await runner.start();
   const badRowsTopic = badRowsTopicOf(config);
   let server: HttpService;
@@ -114,6 +125,7 @@ export async function startCollector(options: CollectorServiceOptions): Promise<
       port: options.port ?? p.port,
       maxBodyBytes: p.maxRequestBytes,
       log,
+      errorHeaders: (req) => (req.url?.startsWith(EVENTS_PATH) ? corsHeaders(req.headers.origin) : {}),
       routes: [
         ...createCollectorRoutes({
           rules: {
@@ -121,25 +133,31 @@ export async function startCollector(options: CollectorServiceOptions): Promise<
             maxEvents: p.maxEventsPerRequest,
             widgetIds: p.widgetIds.length > 0 ? new Set(p.widgetIds) : undefined,
             contract: p.contract,
+            extraNames: new Set(),
+            maxExtraNames: p.maxExtraFields,
           },
           pii: { email: p.piiEmail, phone: p.piiPhone, hashKey },
           allowedOrigins: p.allowedOrigins,
+          publicOrigin: p.publicUrl ? new URL(p.publicUrl).origin : undefined,
           rateLimitPerMinute: p.rateLimitPerMinute,
           trustProxy: p.trustProxy,
           badRowsTopic,
-          write: (page) => runner.writePage(page),
+          write: (page) => runner.writePage(page, WRITE_TIMEOUT_MS),
           counters: collectorCounters(metrics),
           log,
         }),
-        ...pageRoutes(config, () => baseUrl),
+        ...pageRoutes(config, demo, () => baseUrl),
         {
           method: 'GET',
           path: '/healthz',
           handler: async () => {
+            // The runner knows of an outage only when it writes; the probe also when idle.
             const health = runner.health();
+            const unreachable = health.ok ? await probe.check() : undefined;
+            const ok = health.ok && !unreachable;
             return {
-              status: health.ok ? 200 : 503,
-              body: { status: health.ok ? 'ok' : 'unhealthy', ...health },
+              status: ok ? 200 : 503,
+              body: { status: ok ? 'ok' : 'unhealthy', ...health, kafka: unreachable ?? health.kafka },
             };
           },
         },
@@ -156,6 +174,7 @@ export async function startCollector(options: CollectorServiceOptions): Promise<
     });
     baseUrl = (p.publicUrl ?? server.url).replace(/\/+$/, '');
   } catch (error) {
+    await probe.close();
     await runner.stop();
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE')
       throw new ServiceError('purechat collector', `port ${p.host}:${options.port ?? p.port} is taken`, {
@@ -172,12 +191,12 @@ export async function startCollector(options: CollectorServiceOptions): Promise<
     url,
     eventsUrl: `${url}${EVENTS_PATH}`,
     snippetUrl: `${url}${SNIPPET_PATH}`,
-    demoUrl: p.demo ? `${url}${DEMO_PATH}` : undefined,
+    demoUrl: demo ? `${url}${DEMO_PATH}` : undefined,
     runner,
     failed,
     async close() {
       await server.close(10_000);
-      await runner.stop();
+      await Promise.all([runner.stop(), probe.close()]);
     },
   };
 }

@@ -59,6 +59,8 @@ export interface SourceRunnerOptions {
    * health turns unhealthy and `write` refuses at once (default 10 s).
    */
   stallMs?: number;
+  /** Caps the back-off between retries below CHATSTREAM_PRODUCER_RETRY_MAX_MS (a push source wants to notice a recovery soon). */
+  retryMaxMs?: number;
 }
 
 interface Pending {
@@ -113,7 +115,10 @@ export class SourceRunner {
       registry: registryPort(createRegistryClient(config)),
     });
     this.m = sourceMetrics(options.metrics);
-    this.policy = { initialMs: config.producer.retryInitialMs, maxMs: config.producer.retryMaxMs };
+    this.policy = {
+      initialMs: config.producer.retryInitialMs,
+      maxMs: Math.min(config.producer.retryMaxMs, options.retryMaxMs ?? Number.POSITIVE_INFINITY),
+    };
   }
 
   /** The name this instance's offsets are keyed by: `<source>@<instanceId>` (instances never share cursors). */

@@ -26,6 +26,7 @@ export async function purechatEnv(
     CHATSTREAM_LOG_FORMAT: 'json',
     CHATSTREAM_SINK_GROUP: `${prefix}-sink`,
     PURECHAT_PORT: String(await freePort()),
+    PURECHAT_DEMO: 'true',
     PURECHAT_DEMO_WIDGET_ID: WIDGET_ID,
   };
 }

@@ -6,11 +6,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HttpError } from '../../producers/http/errors.ts';
+import { clientAddress, rateKey, truncateIp } from '../../producers/purechat/address.ts';
 import { originAllowed } from '../../producers/purechat/collector.ts';
 import { type CollectedEvent, collectEvents, type EventRules } from '../../producers/purechat/events.ts';
-import { applyPii } from '../../producers/purechat/pii.ts';
+import { applyPii, applyPiiToObject } from '../../producers/purechat/pii.ts';
 import { ClientRateLimit } from '../../producers/purechat/rate-limit.ts';
-import { eventRecords, truncateIp } from '../../producers/purechat/records.ts';
+import { eventRecords } from '../../producers/purechat/records.ts';
 
 const rules: EventRules = { maxEventBytes: 32 * 1024, maxEvents: 500, contract: 'evolve' };
 
@@ -184,4 +185,67 @@ test('origins: no header passes, the list or * allows, unset means same origin o
   assert.ok(originAllowed('https://b.com', ['*']));
   assert.ok(originAllowed('http://127.0.0.1:8090', [], '127.0.0.1:8090'));
   assert.ok(!originAllowed('http://evil.com', [], '127.0.0.1:8090'));
+});
+
+test('evolve keeps extra fields as text, with usable names, a few per event and a bounded total', () => {
+  const evolve = { ...rules, extraNames: new Set<string>(), maxExtraNames: 2 };
+  const [e] = collect({ events: [event({ plan: 1, tags: ['a'] })] }, evolve);
+  assert.deepEqual(e?.extra, { plan: '1', tags: '["a"]' }, 'a field has one type whatever clients send');
+  const third = refusal(() => collect({ events: [event({ tier: 'x' })] }, evolve));
+  assert.match(JSON.stringify(third.details), /fields beyond protocol v1 were added already/);
+  const badName = refusal(() =>
+    collect({ events: [event({ 'a-b': 1 })] }, { ...rules, extraNames: new Set() }),
+  );
+  assert.match(JSON.stringify(badName.details), /not a usable field name/);
+  const many = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`f${i}`, i]));
+  const tooMany = refusal(() => collect({ events: [event(many)] }, { ...rules, extraNames: new Set() }));
+  assert.match(JSON.stringify(tooMany.details), /at most 16 fields/);
+});
+
+test('occurredAt must name a real instant between 2000 and 2999', () => {
+  for (const bad of [
+    '2026-02-30T00:00:00Z',
+    '2026-13-01T00:00:00Z',
+    '2026-01-01T24:00:00Z',
+    '2000-01-01T00:00:00+14:00',
+  ])
+    assert.equal(
+      refusal(() => collect({ events: [event({ occurredAt: bad })] })).code,
+      'INVALID_EVENTS',
+      bad,
+    );
+  for (const good of ['2024-02-29T12:00:00Z', '2026-11-22T10:55:23.126+01:00', '2026-11-22T10:55Z'])
+    assert.equal(collect({ events: [event({ occurredAt: good })] }).length, 1, good);
+});
+
+test('problems never quote text values (they may be personal data)', () => {
+  const error = refusal(() =>
+    collect({ events: [event({ args: 'joe@example.com', sessionId: 'x'.repeat(200) })] }),
+  );
+  assert.doesNotMatch(JSON.stringify(error.details), /joe@example/);
+  assert.match(JSON.stringify(error.details), /a string of 15 characters/);
+});
+
+test('PII keys are found by name at any depth, and non-text values under them are dropped', () => {
+  const policy = { email: 'drop' as const, phone: 'hash' as const, hashKey: 'k'.repeat(32) };
+  const out = applyPiiToObject(policy, {
+    visitorEmail: 'a@b.c',
+    contact: { 'e-mail': 'x@y.z', mobile: '+1 602 555 1234', list: [{ email: 'q@r.s' }] },
+    email: { nested: 'a@b.c' },
+    note: 'keep me',
+  });
+  assert.deepEqual(JSON.parse(JSON.stringify(out)), {
+    visitorEmail: null,
+    contact: { 'e-mail': null, mobile: applyPii(policy, 'phone', '16025551234'), list: [{ email: null }] },
+    email: null,
+    note: 'keep me',
+  });
+});
+
+test('client addresses: the right-most forwarded entry, IPv6 limited per /64', () => {
+  assert.equal(clientAddress('10.0.0.1', '1.2.3.4, 203.0.113.7', true), '203.0.113.7');
+  assert.equal(clientAddress('10.0.0.1', '1.2.3.4', false), '10.0.0.1');
+  assert.equal(rateKey('2001:db8:1:2:aaaa::1'), rateKey('2001:db8:1:2:bbbb::9'));
+  assert.notEqual(rateKey('2001:db8:1:2::1'), rateKey('2001:db8:1:3::1'));
+  assert.equal(rateKey('198.51.100.7'), '198.51.100.7');
 });
