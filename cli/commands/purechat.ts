@@ -44,7 +44,7 @@ const collectCommand: Command = {
     if (service.demoUrl) ctx.out(`Demo page:           ${service.demoUrl}`);
     ctx.out(`Health / metrics:    ${service.url}/healthz  ${service.url}/metrics`);
     ctx.out(
-      `Embed next to Pure Chat's own:\n${embedSnippet(service, config.purechat.widgetIds[0] ?? '<your widget id>')}`,
+      `Embed next to Pure Chat's own:\n${embedSnippet(service, config.purechat.widgetIds[0] ?? 'YOUR-WIDGET-ID')}`,
     );
     try {
       await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM'), service.failed]);
