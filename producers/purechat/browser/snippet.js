@@ -32,14 +32,19 @@
   const idleMs = 30 * 60 * 1000; // a new session after 30 minutes without events
   const pollMs = 3000; // how often the widget's state is compared with what was sent
   const maxBackoff = 60000;
+  const timeoutMs = 30000; // a request unanswered by then is aborted: a network error
+  const refusedMs = 600000; // after a 403 (the collector's configuration) try again in 10 minutes
+  const othersMs = 10000; // another tab's events are its own to send until they are this old
   const local = 'localStorage';
   const session = 'sessionStorage';
-  const queueKey = 'chatstream.queue'; // local: survives reloads
+  const prefix = 'chatstream.q.'; // local: one key per queued event (its JSON), so tabs never collide
+  const legacyKey = 'chatstream.queue'; // local: the whole queue as one array (earlier versions)
   const vidKey = 'chatstream.vid'; // local: the anonymous visitor id
   const sidKey = 'chatstream.sid'; // session: the session id…
   const seenKey = 'chatstream.seen'; // …and when it was last used (epoch ms)
   const visitorStateKey = 'chatstream.visitorState'; // session: the last visitor:state / widget:state sent
   const widgetStateKey = 'chatstream.widgetState';
+  const stateKeys = { 'visitor:state': visitorStateKey, 'widget:state': widgetStateKey };
 
   // fn(), or fallback when it throws; guard(fn): a callback that never throws into the page.
   const attempt = (fn, fallback) => {
@@ -83,28 +88,19 @@
   let consented = !settings.requireConsent;
   if (!widgetId) console.warn('chatstream: no widget id (chatstreamSettings.widgetId); nothing is sent');
 
-  // ---- Storage. Any access may throw (Safari private mode, blocked cookies): after a failure
-  // that area lives in memory for the rest of the page.
+  // ---- Storage. Any access may throw (Safari private mode, blocked cookies, a full quota): a
+  // value that could not be written lives in memory for this page; later writes try again.
   const memory = {};
-  const broken = {};
-  // fn(window[name]); undefined when that area is unusable (then memory is used from now on).
-  const storage = (name, fn) => {
-    if (broken[name]) return undefined;
-    try {
-      return fn(window[name]);
-    } catch (_) {
-      broken[name] = true;
-      return undefined;
-    }
-  };
+  const storage = (name, fn) => attempt(() => fn(window[name])); // undefined when it threw
   const load = (name, key) => {
-    const value = storage(name, (s) => s.getItem(key));
+    const value = memory[`${name}:${key}`];
     if (value !== undefined) return value;
-    return memory[`${name}:${key}`] === undefined ? null : memory[`${name}:${key}`];
+    const stored = storage(name, (s) => s.getItem(key));
+    return stored === undefined ? null : stored;
   };
   const save = (name, key, value) => {
-    memory[`${name}:${key}`] = value;
-    storage(name, (s) => s.setItem(key, value));
+    if (storage(name, (s) => s.setItem(key, value) || true)) delete memory[`${name}:${key}`];
+    else memory[`${name}:${key}`] = value;
   };
   const remove = (name, key) => {
     delete memory[`${name}:${key}`];
@@ -169,24 +165,45 @@
   const bytes = (text) => text.length + 2 * (text.match(/[\u0080-\uffff]/g) || []).length;
   const clip = (text) => (text ? String(text).slice(0, 4096) : null);
 
-  // ---- The queue (localStorage; the oldest events first).
+  // ---- The queue: the keys `chatstream.q.<id>` of every tab of the site (plus what the quota
+  // kept in memory), the oldest first (occurredAt, then id). Recording writes one key,
+  // forgetting removes the sent ones: tabs never overwrite each other's events.
+  const mine = {}; // ids recorded on this page
+  const beaconed = {}; // ids sent by sendBeacon on this page
+  const queueKeys = () => {
+    const keys = storage(local, (s) => Array.from({ length: s.length }, (_, i) => s.key(i))) || [];
+    for (const key of Object.keys(memory))
+      if (key.indexOf(local) === 0) keys.push(key.slice(local.length + 1));
+    return keys.filter((key) => key && key.indexOf(prefix) === 0);
+  };
+  const rank = (e) => `${e.occurredAt} ${e.id}`;
   const readQueue = () => {
-    const queue = attempt(() => JSON.parse(load(local, queueKey) || '[]'), []);
-    return Array.isArray(queue) ? queue : [];
+    const queue = [];
+    for (const key of queueKeys()) {
+      const event = attempt(() => JSON.parse(load(local, key)));
+      if (event && event.id) queue.push(event);
+      else remove(local, key); // unreadable
+    }
+    return queue.sort((a, b) => (rank(a) < rank(b) ? -1 : 1));
   };
-  const writeQueue = (queue) => {
-    if (queue.length > 0) save(local, queueKey, JSON.stringify(queue));
-    else remove(local, queueKey);
+  const forget = (events) => {
+    for (const e of events) {
+      remove(local, prefix + e.id);
+      delete mine[e.id];
+      delete beaconed[e.id];
+    }
   };
-  const forget = (ids) => {
-    const gone = {};
-    for (const id of ids) gone[id] = true;
-    writeQueue(readQueue().filter((e) => !gone[e.id]));
-  };
+  // The queue of earlier versions (one array) becomes one key per event, once.
+  const legacy = load(local, legacyKey);
+  if (legacy !== null) remove(local, legacyKey); // first: it makes room
+  const old = attempt(() => JSON.parse(legacy), null);
+  if (Array.isArray(old)) for (const e of old) if (e && e.id) save(local, prefix + e.id, JSON.stringify(e));
 
+  let lastAt = 0; // occurredAt increases on this page, so that the queue keeps the recording order
   const record = (type, args) => {
     if (!consented || !widgetId) return;
-    const now = Date.now();
+    const now = Math.max(Date.now(), lastAt + 1);
+    lastAt = now;
     const event = {
       id: uuid(),
       type,
@@ -202,13 +219,13 @@
       console.warn(`chatstream: the args of ${type} are too large; sent without them`);
       event.args = null;
     }
-    const queue = readQueue();
-    queue.push(event);
+    mine[event.id] = true;
+    save(local, prefix + event.id, JSON.stringify(event));
+    const queue = queueKeys().length > maxQueue ? readQueue() : [];
     if (queue.length > maxQueue) {
       console.warn(`chatstream: queue full; dropped the ${queue.length - maxQueue} oldest events`);
-      queue.splice(0, queue.length - maxQueue);
+      forget(queue.slice(0, queue.length - maxQueue));
     }
-    writeQueue(queue);
   };
 
   // ---- State: visitor.* and widget settings through purechatApi.get, sent when they change.
@@ -269,23 +286,33 @@
     });
   };
 
-  // ---- Sending: one request in flight; 2xx forgets, 408/429/5xx/network errors retry with
-  // back-off, any other 4xx drops (it would never be accepted).
+  // ---- Sending: one request in flight. 2xx forgets the batch; a network error, a time-out,
+  // 408, 429 and 5xx retry with back-off; 403 keeps the events and waits long (the collector's
+  // configuration); 413 halves the batch; 400 INVALID_EVENTS drops the events it names and
+  // sends the rest again; any other 4xx drops the batch (it would never be accepted).
   let inFlight = null;
   let retryAt = 0;
   let backoff = 1000;
+  let limit = maxBatch; // events per request, halved by a 413
+  let resent = {}; // the state kinds sent again after a 4xx dropped them, since the last 2xx
+  // The timer sends this page's events and those another tab left behind (a closed tab's),
+  // not the fresh ones of another open tab (sending them too is harmless: the ids dedupe).
+  const sendable = (queue, all) =>
+    all ? queue : queue.filter((e) => mine[e.id] || !(Date.now() - Date.parse(e.occurredAt) < othersMs));
   const nextBatch = (queue) => {
     const batch = [];
     let size = 12;
     for (const event of queue) {
       const n = bytes(JSON.stringify(event)) + 1;
-      if (batch.length > 0 && (batch.length >= maxBatch || size + n > maxBody)) break;
+      if (batch.length > 0 && (batch.length >= limit || size + n > maxBody)) break;
       batch.push(event);
       size += n;
     }
     return batch;
   };
-  const later = (retryAfter) => {
+  // Back-off, or the response's Retry-After (seconds or a date); → false: stop for now.
+  const later = (res) => {
+    const retryAfter = res && res.headers ? res.headers.get('Retry-After') : null;
     const seconds = retryAfter ? Number(retryAfter) : Number.NaN;
     const date = retryAfter ? Date.parse(retryAfter) - Date.now() : Number.NaN;
     let delay = backoff;
@@ -293,66 +320,96 @@
     else if (date >= 0) delay = date;
     retryAt = Date.now() + Math.min(delay, 3600000);
     backoff = Math.min(backoff * 2, maxBackoff);
+    return false;
   };
-  const answer = (res, ids) => {
-    const status = res.status;
-    if (status >= 200 && status < 300) {
-      forget(ids);
-      backoff = 1000;
-      retryAt = 0;
-      return true;
-    }
-    if (status === 408 || status === 429 || status >= 500) {
-      later(res.headers.get('Retry-After'));
+  const warn = (events, why, fate) =>
+    console.warn(`chatstream: the collector refused ${events.length} events (${why}); ${fate}`);
+  // → true: go on with the next batch.
+  const refused = (status, body, batch) => {
+    const error = (body && body.error) || {};
+    const why = `${status} ${error.code || ''}`;
+    if (status === 403) {
+      warn(batch, why, 'kept; trying again in 10 minutes');
+      retryAt = Date.now() + refusedMs;
       return false;
     }
-    const warn = (body) => {
-      const code = body && body.error ? body.error.code : '';
-      console.warn(`chatstream: the collector refused ${ids.length} events (${status} ${code}); dropped`);
-      forget(ids);
+    if (status === 413 && batch.length > 1) {
+      limit = batch.length >> 1;
       return true;
-    };
-    return res.json().then(warn, () => warn(null));
+    }
+    const named = {};
+    const problems = error.code === 'INVALID_EVENTS' && error.details && error.details.events;
+    for (const p of Array.isArray(problems) ? problems : []) if (p) named[p.index] = true;
+    const bad = batch.filter((_, i) => named[i]); // the events at fault; the others go again
+    const dropped = bad.length > 0 ? bad : batch;
+    warn(dropped, why, 'dropped');
+    forget(dropped);
+    // A dropped state is sent again at the next poll; once until a 2xx, not at every poll to a
+    // collector that refuses everything.
+    for (const e of dropped)
+      if (stateKeys[e.type] && !resent[e.type]) {
+        resent[e.type] = true;
+        remove(session, stateKeys[e.type]);
+      }
+    return true;
   };
-  const sendBatch = () => {
+  const answer = (res, batch) => {
+    const status = res.status;
+    if (status >= 200 && status < 300) {
+      forget(batch);
+      backoff = 1000;
+      retryAt = 0;
+      resent = {};
+      return true;
+    }
+    if (status === 408 || status === 429 || status >= 500) return later(res);
+    const because = (body) => refused(status, body, batch);
+    return res.json().then(because, () => because(null));
+  };
+  // fetch, rejected (and aborted where AbortController exists) when unanswered in timeoutMs.
+  const post = (body) =>
+    new Promise((resolve, reject) => {
+      const abort = attempt(() => new AbortController(), null);
+      const timer = setTimeout(() => {
+        if (abort) abort.abort();
+        reject(new Error('timeout'));
+      }, timeoutMs);
+      const headers = { 'Content-Type': 'text/plain;charset=UTF-8' };
+      const init = { method: 'POST', body, headers, keepalive: true, credentials: 'omit' };
+      if (abort) init.signal = abort.signal;
+      fetch(endpoint, init)
+        .then(resolve, reject)
+        .then(() => clearTimeout(timer));
+    });
+  const sendBatch = (all) => {
     if (inFlight) return inFlight;
-    const batch = consented ? nextBatch(readQueue()) : [];
+    const batch = consented ? nextBatch(sendable(readQueue(), all)) : [];
     if (batch.length === 0 || typeof fetch !== 'function') return Promise.resolve(false);
-    const ids = batch.map((e) => e.id);
     const done = (ok) => {
       inFlight = null;
       return ok;
     };
-    inFlight = fetch(endpoint, {
-      method: 'POST',
-      body: JSON.stringify({ events: batch }),
-      headers: { 'Content-Type': 'text/plain;charset=UTF-8' },
-      keepalive: true,
-      credentials: 'omit',
-    })
-      .then(
-        (res) => answer(res, ids),
-        () => {
-          later(null);
-          return false;
-        },
-      )
+    inFlight = post(JSON.stringify({ events: batch }))
+      .then((res) => answer(res, batch), later)
       .then(done, () => done(false));
     return inFlight;
   };
-  // Sends batch after batch until the queue is empty, a request fails or `left` batches went
-  // (a bound, should another tab keep refilling it); → the number of events left.
-  const drain = (left = 60) =>
-    sendBatch().then((ok) =>
-      ok && consented && left > 1 && readQueue().length > 0 ? drain(left - 1) : pending(),
+  // Sends batch after batch until none is left, a request fails or `left` batches went (a
+  // bound, should another tab keep refilling the queue); → the number of events left.
+  const drain = (all, left = 60) =>
+    sendBatch(all).then((ok) =>
+      ok && consented && left > 1 && sendable(readQueue(), all).length > 0 ? drain(all, left - 1) : pending(),
     );
   const pending = () => (consented ? readQueue().length : 0);
+  // The page is being hidden: send by beacon what no beacon of this page carried yet. The
+  // events stay queued (the answer is unknown) until a fetch's 2xx removes them.
   const beacon = () => {
     if (!consented || !navigator.sendBeacon) return;
-    let queue = readQueue(); // kept: a later resend is harmless, the ids dedupe
+    let queue = sendable(readQueue()).filter((e) => !beaconed[e.id]);
     while (queue.length > 0) {
       const batch = nextBatch(queue);
       if (!navigator.sendBeacon(endpoint, JSON.stringify({ events: batch }))) break;
+      for (const e of batch) beaconed[e.id] = true;
       queue = queue.slice(batch.length);
     }
   };
@@ -363,11 +420,11 @@
     consent: guard((yes) => {
       consented = Boolean(yes);
       if (consented) return checkState();
-      for (const key of [queueKey, vidKey]) remove(local, key);
+      for (const key of queueKeys().concat(vidKey)) remove(local, key);
       for (const key of [sidKey, seenKey, visitorStateKey, widgetStateKey]) remove(session, key);
     }),
-    /** Sends the queue now; resolves to the number of events still pending. */
-    flush: () => attempt(() => drain().catch(pending), Promise.resolve(0)),
+    /** Sends the queue (every tab's) now; resolves to the number of events still pending. */
+    flush: () => attempt(() => drain(true).catch(pending), Promise.resolve(0)),
     pending: () => attempt(pending, 0),
   };
 
@@ -375,7 +432,7 @@
   attempt(() => (window.purechatApi ? attach(window.purechatApi) : trap()));
   setInterval(
     guard(() => {
-      if (consented && !inFlight && Date.now() >= retryAt) drain().catch(() => {});
+      if (consented && !inFlight && Date.now() >= retryAt) drain(false).catch(() => {});
     }),
     flushMs,
   );
