@@ -1,14 +1,15 @@
 /**
  * `chatstream purechat import FILE…`: Pure Chat transcript exports (CSV or JSON) →
  * purechat.transcripts. Every file is scanned first (missing file: exit 2; a header the
- * mapping cannot read: exit 3), then imported page by page; bad rows are reported on stderr
- * by line and skipped; a summary line ends it. Importing the same content again writes
- * nothing; an interrupted import (exit 130) resumes after its last committed page.
+ * mapping cannot read: exit 3; Ctrl-C: exit 130, nothing written), then imported page by page;
+ * bad rows are reported on stderr by line and skipped; a summary line ends it. Importing the
+ * same content with the same record settings again writes nothing; changed settings import it
+ * again; an interrupted import (exit 130) resumes after its last committed page.
  */
 import { once } from 'node:events';
 import cliProgress from 'cli-progress';
 import { EXIT, FatalError, UsageError } from '../../core/errors.ts';
-import type { ExportFile } from '../../producers/purechat/import/files.ts';
+import { type ExportFile, ScanInterrupted } from '../../producers/purechat/import/files.ts';
 import {
   dryRun,
   type ImporterOptions,
@@ -90,9 +91,10 @@ async function runImport(ctx: Context): Promise<number> {
   const dry = flags['dry-run'] === true;
   const stopping = new AbortController();
   let importer: PurechatImporter | undefined;
+  let scanning = true;
   let running = false;
   void stopSignal().then(() => {
-    log.info('stopping: committing the page in hand');
+    log.info(scanning ? 'stopping the scan: nothing is written' : 'stopping: committing the page in hand');
     stopping.abort();
     // Still connecting, or (later) Kafka keeps failing: the runner's stop ends its retries.
     const stop = () =>
@@ -100,8 +102,17 @@ async function runImport(ctx: Context): Promise<number> {
     if (!running) void stop();
     else setTimeout(stop, STOP_GRACE_MS).unref();
   });
-  const files = await scanFiles(args, plan);
-  if (stopping.signal.aborted) return EXIT.interrupted;
+  log.info('scanning the export files', { files: args.length });
+  let files: ExportFile[];
+  try {
+    files = await scanFiles(args, plan, stopping.signal);
+  } catch (error) {
+    if (!(error instanceof ScanInterrupted)) throw error;
+    ctx.out(error.message);
+    return EXIT.interrupted;
+  } finally {
+    scanning = false;
+  }
   const report = reporter();
   const options: ImporterOptions = {
     config,
@@ -152,11 +163,22 @@ export const purechatImportCommand: Command = {
   argsUsage: 'FILE...',
   details: [
     'CSV (a row per message with the transcript columns repeated, or a row per transcript) or JSON (an array of',
-    'transcripts, or {"transcripts": [...]}, each with an optional message list). Columns are guessed from common',
-    'names or mapped with --mapping / PURECHAT_IMPORT_MAPPING; times without a zone are read in',
-    'PURECHAT_IMPORT_TIME_ZONE. Bad rows are reported as FILE:LINE on stderr and skipped (exit 0). Each page of',
-    'transcripts is committed with how far into the file it got: importing the same content again writes nothing,',
-    'and an interrupted import (exit 130) resumes where it stopped. PII follows PURECHAT_PII_EMAIL / _PHONE.',
+    'transcripts, or {"transcripts": [...]}, each with an optional message list; at most 256 MB a file, as JSON is',
+    'read whole: split larger ones or export CSV). Columns are guessed from common names or mapped with --mapping /',
+    'PURECHAT_IMPORT_MAPPING; times without a zone are read in PURECHAT_IMPORT_TIME_ZONE. Bad rows are reported as',
+    'FILE:LINE on stderr and skipped (exit 0). PII follows PURECHAT_PII_EMAIL / _PHONE.',
+    '',
+    'Every file is scanned before anything is written; Ctrl-C during the scan stops it (exit 130, nothing written).',
+    'Each page of transcripts is committed with how far into the file it got, under a key made of the SHA-256 of',
+    "the file's content and a hash of the settings that shape its records: the format (--format /",
+    'PURECHAT_IMPORT_FORMAT) and CSV delimiter (PURECHAT_IMPORT_CSV_DELIMITER) the file is read with (auto counts as',
+    'what it detects), the mapping (--mapping / PURECHAT_IMPORT_MAPPING; a mapping @file by its content),',
+    'PURECHAT_IMPORT_TIME_ZONE, PURECHAT_IMPORT_DATE_ORDER, PURECHAT_PII_EMAIL, PURECHAT_PII_PHONE and, when either',
+    'is hash, PURECHAT_PII_HASH_KEY. A re-import writes nothing ("already imported") exactly when an earlier import',
+    'of the same content with every one of those settings the same ran to the end; so does a file given twice in',
+    "one run. The file's name and path and PURECHAT_IMPORT_PAGE_SIZE do not count. Change any of those settings and",
+    'the file is imported again in full, under the same transcript ids. An interrupted import (exit 130) resumes',
+    'after its last committed page when run again with the same settings; with other settings it starts over.',
   ].join('\n'),
   options: {
     mapping: {

@@ -1,8 +1,9 @@
 /**
  * `chatstream purechat import` on the real stack (Kafka, registry), each test in topics of its
  * own: the fixtures land in purechat.transcripts field for field (decoded with the registry),
- * bad rows are reported by line, importing again writes nothing, an interrupted import
- * resumes writing each transcript once, and a missing file or unmappable header writes nothing.
+ * bad rows are reported by line, importing again writes nothing, with a changed record setting
+ * it writes again, an interrupted import resumes writing each transcript once, Ctrl-C during
+ * the scan stops it at once writing nothing, and a missing file or unmappable header writes nothing.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -176,5 +177,75 @@ test('a missing file is a usage error (exit 2) naming it; an unmappable header e
   assert.equal(mapped.code, 0, mapped.stderr);
   assert.match(mapped.stdout, /purechat import \(dry run\): 1 file, 1 transcript to write, 0 bad rows/);
 
+  assert.deepEqual(await topicsOf(env), [], 'topics were created');
+});
+
+test('a re-import writes nothing with the same settings, and imports the file again with a changed one', async () => {
+  const env = importEnv();
+  const path = join(FIXTURES, 'per-message.csv');
+  const count = EXPECTED['per-message.csv']?.transcripts.length ?? 0;
+  const bad = EXPECTED['per-message.csv']?.badRows.length ?? 0;
+  const wrote = (run: { code: number | null; stdout: string; stderr: string }) => {
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(
+      run.stdout,
+      new RegExp(`^purechat import: 1 file, ${count} transcripts written, ${bad} bad rows$`, 'm'),
+    );
+  };
+  const skipped = (run: { code: number | null; stdout: string; stderr: string }) => {
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(
+      run.stdout,
+      /^purechat import: 1 file, 0 transcripts written, 0 bad rows, 1 file already imported$/m,
+    );
+  };
+  wrote(await runCli(['purechat', 'import', path], env));
+  skipped(await runCli(['purechat', 'import', path], env));
+  const ny = { ...env, PURECHAT_IMPORT_TIME_ZONE: 'America/New_York' };
+  wrote(await runCli(['purechat', 'import', path], ny));
+  skipped(await runCli(['purechat', 'import', path], ny));
+  const mapping = ['--mapping', '{"question": null}'];
+  wrote(await runCli(['purechat', 'import', ...mapping, path], env));
+  skipped(await runCli(['purechat', 'import', ...mapping, path], env));
+  skipped(await runCli(['purechat', 'import', path], env));
+
+  const records = await recordsOf(env, 'purechat.transcripts');
+  assert.equal(records.length, 3 * count);
+  // The time zone changed the times of the second import; the mapping dropped the question.
+  const versions = records.filter((r) => r.key === 'T-1001').map((r) => JSON.parse(JSON.stringify(r.value)));
+  assert.equal(versions.length, 3);
+  const [utc, newYork, noQuestion] = versions;
+  assert.notEqual(utc.messages.at(-1).time, newYork.messages.at(-1).time, 'a time without a zone');
+  assert.equal(noQuestion.question, null);
+  assert.notEqual(utc.question, null);
+});
+
+test('Ctrl-C during the scan stops it at once: exit 130, nothing written, no topic created', async () => {
+  const count = 1_000_000;
+  const dir = mkdtempSync(join(tmpdir(), 'pc-import-'));
+  const path = join(dir, 'huge.csv');
+  const lines = ['Chat Id,Timestamp,Author,Message'];
+  for (let i = 0; i < count; i++) lines.push(`C-${i},2024-01-01T00:00:00Z,Visitor ${i},hello ${i}`);
+  writeFileSync(path, `${lines.join('\n')}\n`);
+  lines.length = 0;
+  const env = importEnv();
+
+  const cli = spawnCli(['purechat', 'import', path], env);
+  const deadline = Date.now() + 60_000;
+  while (
+    !cli.stderr().includes('"scanning the export files"') &&
+    Date.now() < deadline &&
+    cli.child.exitCode === null
+  )
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(cli.child.exitCode, null, `the scan ended already\n${cli.stdout()}\n${cli.stderr()}`);
+  const signalled = Date.now();
+  const code = await cli.stop('SIGINT');
+  const stoppedIn = Date.now() - signalled;
+  assert.equal(code, 130, `${cli.stdout()}\n${cli.stderr().slice(-2000)}`);
+  assert.match(cli.stdout(), /^purechat import: interrupted during the scan; nothing was written$/m);
+  // A scan of a million rows takes seconds; the stop comes between two of them.
+  assert.ok(stoppedIn < 3000, `stopped ${stoppedIn} ms after the signal`);
   assert.deepEqual(await topicsOf(env), [], 'topics were created');
 });

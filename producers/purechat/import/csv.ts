@@ -14,7 +14,7 @@ import {
   resolveColumns,
   TRANSCRIPT_FIELDS,
 } from './mapping.ts';
-import { messagesOf, present, type RawMessage, type RawRow } from './rows.ts';
+import { append, messagesOf, present, type RawMessage, type RawRow } from './rows.ts';
 
 export interface CsvReadOptions {
   delimiter: string;
@@ -97,7 +97,7 @@ function rowOf(record: string[], end: number, columns: ColumnMap, width: number,
   const text = cell(columns.messages);
   if (text !== undefined) {
     const { messages, bad } = messagesOf(text, o.mapping, line, () => line, o.isTime);
-    row.messages.push(...messages);
+    append(row.messages, messages);
     if (bad.length > 0) row.badMessages = bad;
   }
   return row;

@@ -52,10 +52,17 @@ export function importPlan(config: PurechatImportConfig, flags: ImportFlags): Im
   return { read: { format, delimiter: settings.csvDelimiter, mapping, setting, isTime }, times, pii };
 }
 
-/** Scans every file (usage or setting errors before anything is written). */
-export async function scanFiles(paths: string[], plan: ImportPlan): Promise<ExportFile[]> {
+/**
+ * Scans every file (usage or setting errors before anything is written). Once `signal` is
+ * aborted it stops between rows with a ScanInterrupted (exit 130).
+ */
+export async function scanFiles(
+  paths: string[],
+  plan: ImportPlan,
+  signal?: AbortSignal,
+): Promise<ExportFile[]> {
   const files: ExportFile[] = [];
-  for (const path of paths) files.push(await scanFile(path, plan.read));
+  for (const path of paths) files.push(await scanFile(path, plan.read, signal));
   return files;
 }
 

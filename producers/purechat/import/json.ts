@@ -1,7 +1,8 @@
 /**
  * JSON reader: an array of transcripts, or an object holding one (`{"transcripts": […]}`),
- * each transcript with an optional message list. The whole file is parsed at once; a scan of
- * the text finds the line of every list element, so errors name lines as they do for CSV.
+ * each transcript with an optional message list. The whole file is parsed at once (files.ts
+ * caps its size); a scan of the text finds the line of every list element, so errors name lines
+ * as they do for CSV. The rows are then made one at a time from the parse, without the text.
  */
 import { UsageError } from '../../../core/errors.ts';
 import { candidates, type ExplicitMapping, normalizeName, pick, TRANSCRIPT_FIELDS } from './mapping.ts';
@@ -93,18 +94,32 @@ export function parseJsonFile(text: string, file: string): unknown {
 const keyHolding = (object: Record<string, unknown>, value: unknown) =>
   Object.keys(object).find((k) => object[k] === value);
 
-/** The rows of a JSON export: one per transcript, `pos` its 1-based index. */
-export function readJson(text: string, o: JsonReadOptions): RawRow[] {
+/**
+ * The rows of a JSON export: one per transcript, `pos` its 1-based index. The text is parsed
+ * (errors are thrown here) and its element lines found before this returns; the rows are made
+ * as they are iterated, and nothing keeps the text.
+ */
+export function readJson(text: string, o: JsonReadOptions): Iterable<RawRow> {
   const stripped = text.replace(/^\uFEFF/, '');
   const { list, path } = transcriptList(parseJsonFile(stripped, o.file), o.file);
-  const lines = elementLines(stripped);
-  return list.map((item, index) => {
+  return jsonRows(list, path, elementLines(stripped), o);
+}
+
+function* jsonRows(
+  list: unknown[],
+  path: Path,
+  lines: Map<string, number>,
+  o: JsonReadOptions,
+): Generator<RawRow> {
+  for (let index = 0; index < list.length; index++) {
+    const item = list[index];
     const at = [...path, index];
     const line = lines.get(pathKey(at)) ?? 1;
     const row: RawRow = { line, end: line, pos: index + 1, fields: {}, messages: [] };
     if (!isObject(item)) {
       row.error = `transcript ${index + 1} is not an object`;
-      return row;
+      yield row;
+      continue;
     }
     for (const field of TRANSCRIPT_FIELDS) {
       const value = pick(item, candidates(o.mapping, field));
@@ -117,6 +132,6 @@ export function readJson(text: string, o: JsonReadOptions): RawRow[] {
     row.messages = messages;
     row.end = messages.reduce((end, m) => Math.max(end, m.line), line);
     if (bad.length > 0) row.badMessages = bad;
-    return row;
-  });
+    yield row;
+  }
 }

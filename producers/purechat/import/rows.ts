@@ -34,6 +34,14 @@ export interface RawRow {
   badMessages?: { line: number; message: string }[];
 }
 
+/**
+ * Appends `items` to `into` one by one: `into.push(...items)` passes every item as an argument
+ * on the stack and throws a RangeError past ~120k of them (a transcript's messages can be more).
+ */
+export function append<T>(into: T[], items: readonly T[]): void {
+  for (const item of items) into.push(item);
+}
+
 /** Whether a value holds something: not null, not blank. */
 export function present(value: unknown): boolean {
   if (value === null || value === undefined) return false;
@@ -125,7 +133,7 @@ export function messagesOf(
   value.forEach((item, index) => {
     const at = lineOf(index);
     if (isObject(item)) messages.push({ line: at, inline: false, fields: messageFields(item, mapping) });
-    else if (typeof item === 'string') messages.push(...textMessages(item, at, isTime));
+    else if (typeof item === 'string') append(messages, textMessages(item, at, isTime));
     else if (item !== null) bad.push({ line: at, message: `message ${index + 1} is not an object` });
   });
   return { messages, bad };

@@ -1,14 +1,18 @@
 /**
  * The `purechat-import` source: scanned export files → pages of purechat.transcripts records.
- * Each file's source partition is `{file: <sha256 of its content>}`; every page commits
- * `{line, done}` (JSON also `item`, its transcript index) with its records, at a point where
- * no transcript is half read. A file whose offset says done is "already imported" and writes
- * nothing; an interrupted one resumes after the last committed row.
+ * Each file's source partition is `{file: <sha256 of its content>, settings: <hash of the
+ * settings that shape its records>}`; every page commits `{line, done}` (JSON also `item`, its
+ * transcript index) with its records, at a point where no transcript is half read. A file whose
+ * offset says done is "already imported" and writes nothing; an interrupted one resumes after
+ * the last committed row. Changing a setting that changes the records (the mapping, format,
+ * delimiter, time zone, date order or PII handling) makes it a new partition: imported again.
  */
-import type { Source, SourceContext, SourceOffset, SourcePage } from '../../source.ts';
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../../runtime/offsets.ts';
+import type { Source, SourceContext, SourceOffset, SourcePage, SourcePartition } from '../../source.ts';
 import type { PiiPolicy } from '../pii.ts';
 import { type ExportFile, type FileOptions, rowsOf } from './files.ts';
-import { idOf, type RawRow } from './rows.ts';
+import { append, idOf, type RawRow } from './rows.ts';
 import type { TimeOptions } from './times.ts';
 import {
   type BadRow,
@@ -54,6 +58,46 @@ export interface ImportSourceOptions {
   signal?: AbortSignal;
 }
 
+/** Everything besides a file's bytes that decides the records made of it. */
+export interface RecordSettings {
+  read: Pick<FileOptions, 'mapping'>;
+  times: TimeOptions;
+  pii: PiiPolicy;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/**
+ * A hash of every setting that changes the records of `file`: its format and (CSV) delimiter
+ * as the scan resolved them (`auto` and the delimiter it finds are the same records), the
+ * mapping as parsed (a mapping file counts by its content), the time zone and date order, and
+ * the PII modes with the hash key when one is hashed (the key enters only as its own hash).
+ * Not in it: the page size (only where pages end) and the file's name or path.
+ */
+export function settingsHash(file: Pick<ExportFile, 'format' | 'delimiter'>, s: RecordSettings): string {
+  const hashing = s.pii.email === 'hash' || s.pii.phone === 'hash';
+  return sha256(
+    canonicalJson({
+      v: 1,
+      format: file.format,
+      delimiter: file.format === 'csv' ? file.delimiter : null,
+      mapping: s.read.mapping,
+      timeZone: s.times.timeZone,
+      dateOrder: s.times.dateOrder,
+      pii: {
+        email: s.pii.email,
+        phone: s.pii.phone,
+        key: hashing && s.pii.hashKey ? sha256(`chatstream purechat pii key\n${s.pii.hashKey}`) : null,
+      },
+    }),
+  );
+}
+
+/** The source partition of a file's offsets: its content and the settings its records are made with. */
+export function partitionOf(file: ExportFile, s: RecordSettings): SourcePartition {
+  return { file: file.sha256, settings: settingsHash(file, s) };
+}
+
 interface Cursor {
   line: number;
   item?: number;
@@ -95,28 +139,35 @@ export class PurechatImportSource implements Source {
 
   async poll(ctx: SourceContext): Promise<void> {
     const seen = new Set<string>();
-    const plan: { file: ExportFile; committed: Partial<Cursor> }[] = [];
+    const plan: { file: ExportFile; partition: SourcePartition; committed: Partial<Cursor> }[] = [];
     for (const file of this.options.files) {
-      const committed = cursorOf(ctx.offset({ file: file.sha256 }));
-      if (committed.done || seen.has(file.sha256)) {
+      const partition = partitionOf(file, this.options);
+      const key = canonicalJson(partition);
+      const committed = cursorOf(ctx.offset(partition));
+      if (committed.done || seen.has(key)) {
         this.stats.alreadyImported++;
-        ctx.log.info('already imported; skipping it', { file: file.path, sha256: file.sha256 });
+        ctx.log.info('already imported with these settings; skipping it', { file: file.path, ...partition });
         continue;
       }
-      seen.add(file.sha256);
-      plan.push({ file, committed });
+      seen.add(key);
+      plan.push({ file, partition, committed });
       this.stats.total += remaining(file, (file.format === 'json' ? committed.item : committed.line) ?? 0);
     }
     this.options.onProgress?.(this.stats);
-    for (const { file, committed } of plan) {
+    for (const { file, partition, committed } of plan) {
       if (this.stopped(ctx)) return;
-      await this.importFile(file, committed, ctx);
+      await this.importFile(file, partition, committed, ctx);
     }
     this.stats.current = undefined;
     this.options.onProgress?.(this.stats);
   }
 
-  private async importFile(file: ExportFile, committed: Partial<Cursor>, ctx: SourceContext): Promise<void> {
+  private async importFile(
+    file: ExportFile,
+    partition: SourcePartition,
+    committed: Partial<Cursor>,
+    ctx: SourceContext,
+  ): Promise<void> {
     const json = file.format === 'json';
     const after = (json ? committed.item : committed.line) ?? 0;
     if (after > 0) {
@@ -127,7 +178,7 @@ export class PurechatImportSource implements Source {
       });
     }
     this.stats.current = file.path;
-    const pages = new FilePages(file, ctx, this.options, this.stats, {
+    const pages = new FilePages(file, partition, ctx, this.options, this.stats, {
       line: committed.line ?? 0,
       item: after,
     });
@@ -177,18 +228,21 @@ class FilePages {
   private last: Cursor;
 
   private readonly file: ExportFile;
+  private readonly partition: SourcePartition;
   private readonly ctx: SourceContext;
   private readonly options: ImportSourceOptions;
   private readonly stats: ImportStats;
 
   constructor(
     file: ExportFile,
+    partition: SourcePartition,
     ctx: SourceContext,
     options: ImportSourceOptions,
     stats: ImportStats,
     from: { line: number; item: number },
   ) {
     this.file = file;
+    this.partition = partition;
     this.ctx = ctx;
     this.options = options;
     this.stats = stats;
@@ -202,10 +256,10 @@ class FilePages {
   }
 
   async add(row: RawRow, clean: CleanRow | undefined): Promise<void> {
-    this.pending.push(...this.grouper.add(row.error ? undefined : idOf(row), row.pos, clean));
+    append(this.pending, this.grouper.add(row.error ? undefined : idOf(row), row.pos, clean));
     this.last = this.at(row.end, row.pos);
     if (!this.grouper.idle) return;
-    this.ready.push(...this.pending);
+    append(this.ready, this.pending);
     this.pending = [];
     this.cursor = this.last;
     if (this.ready.length >= this.options.pageSize) await this.emit(false);
@@ -214,7 +268,9 @@ class FilePages {
   /** The end of the file (done), or a stop: what is complete up to the last idle point. */
   async finish(done: boolean): Promise<void> {
     if (done) {
-      this.ready.push(...this.pending, ...this.grouper.drain());
+      append(this.ready, this.pending);
+      append(this.ready, this.grouper.drain());
+      this.pending = [];
       this.cursor = this.last;
       await this.emit(true);
     } else if (this.ready.length > 0) await this.emit(false);
@@ -232,7 +288,7 @@ class FilePages {
         kind: TRANSCRIPTS_KIND,
         value: transcriptRecord(t, file.name, options.pii),
       })),
-      offsets: [{ partition: { file: file.sha256 }, offset }],
+      offsets: [{ partition: this.partition, offset }],
     };
     const committing = this.ctx.emit(page).then(() => {
       stats.transcripts += transcripts.length;

@@ -6,7 +6,7 @@
  */
 import { applyPii, type PiiPolicy } from '../pii.ts';
 import { TRANSCRIPT_FIELDS, type TranscriptField } from './mapping.ts';
-import { idOf, present, type RawMessage, type RawRow } from './rows.ts';
+import { append, idOf, present, type RawMessage, type RawRow } from './rows.ts';
 import { parseTime, type TimeOptions } from './times.ts';
 
 export interface BadRow {
@@ -156,7 +156,7 @@ export class Grouper {
         string | number | null,
       ][])
         if ((t.fields[field] ?? null) === null && value !== null) t.fields[field] = value;
-      t.messages.push(...clean.messages);
+      append(t.messages, clean.messages);
     }
     if (!t || pos < (this.lastPos.get(id) ?? pos)) return [];
     this.open.delete(id);
@@ -171,11 +171,16 @@ export class Grouper {
   }
 }
 
-function span(messages: Message[]): { first: number | null; last: number | null } {
-  const times = messages.map((m) => m.time).filter((t): t is number => t !== null);
-  return times.length === 0
-    ? { first: null, last: null }
-    : { first: Math.min(...times), last: Math.max(...times) };
+/** The first and last message time, by a loop: `Math.min(...times)` overflows the stack past ~120k. */
+export function span(messages: readonly Message[]): { first: number | null; last: number | null } {
+  let first: number | null = null;
+  let last: number | null = null;
+  for (const { time } of messages) {
+    if (time === null) continue;
+    if (first === null || time < first) first = time;
+    if (last === null || time > last) last = time;
+  }
+  return { first, last };
 }
 
 /** Who wrote it, when the export does not say: the visitor's or the operator's name. */
