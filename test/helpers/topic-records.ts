@@ -20,6 +20,7 @@ export async function topicRecords(
   options: { decode?: boolean } = {},
 ): Promise<TopicRecord[]> {
   const kafka = createKafka(config, { role: 'test-reader', quiet: true });
+  await stableEnds(kafka, topic);
   let raw: TopicRecord[] = [];
   // A topic that does not exist yet holds nothing; one created a moment ago may briefly have
   // no leader (a retriable error): read again.
@@ -51,6 +52,36 @@ export async function topicRecords(
   const decoder = new Decoder(config);
   for (const r of raw) if (r.raw) r.value = (await decoder.decode(r.raw)).value;
   return raw;
+}
+
+/**
+ * Waits until the topic's read-committed ends (last stable offsets) stop moving. A producer's
+ * commit returns once the coordinator logged it; the markers that let read-committed readers
+ * see the records are written just after. A test reading right after a writer exited could
+ * otherwise stop before the last transaction (seen in CI under load).
+ */
+async function stableEnds(kafka: ReturnType<typeof createKafka>, topic: string): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const ends = async () => {
+      try {
+        return JSON.stringify(await admin.fetchTopicOffsets(topic));
+      } catch {
+        return 'unknown'; // not created yet, or no leader for a moment
+      }
+    };
+    let last = await ends();
+    let sameSince = Date.now();
+    const deadline = Date.now() + 15_000;
+    while (Date.now() - sameSince < 600 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const now = await ends();
+      if (now !== last) [last, sameSince] = [now, Date.now()];
+    }
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** Keys that occur more than once. */
