@@ -46,8 +46,12 @@ export const ENTITY_CHECKS: {
   { topic: 'freshchat.messages', ids: (s) => s.messages.map((m) => String(m.id)) },
 ];
 
-export async function recordsOf(env: NodeJS.ProcessEnv, topic: string): Promise<TopicRecord[]> {
-  return topicRecords(configOf(env), `${env.CHATSTREAM_KAFKA_TOPIC_PREFIX}${topic}`);
+export async function recordsOf(
+  env: NodeJS.ProcessEnv,
+  topic: string,
+  options: { settle?: boolean } = {},
+): Promise<TopicRecord[]> {
+  return topicRecords(configOf(env), `${env.CHATSTREAM_KAFKA_TOPIC_PREFIX}${topic}`, options);
 }
 
 /** The topics hold exactly the simulator's entities: the same ids, each key once. */

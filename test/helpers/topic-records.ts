@@ -17,10 +17,14 @@ export interface TopicRecord {
 export async function topicRecords(
   config: Config,
   topic: string,
-  options: { decode?: boolean } = {},
+  options: {
+    decode?: boolean;
+    /** Wait for the last transaction's markers first (default); false for polling while writers run. */
+    settle?: boolean;
+  } = {},
 ): Promise<TopicRecord[]> {
   const kafka = createKafka(config, { role: 'test-reader', quiet: true });
-  await stableEnds(kafka, topic);
+  if (options.settle !== false) await stableEnds(kafka, topic);
   let raw: TopicRecord[] = [];
   // A topic that does not exist yet holds nothing; one created a moment ago may briefly have
   // no leader (a retriable error): read again.
