@@ -11,9 +11,13 @@
  * | int date                          | Date                                         |
  * | ["null", T]                       | Nullable(T); a list stays a list, empty for null |
  * | array of the above                | Array(T)                                     |
- * | record, map, other arrays, unions | String holding JSON                          |
+ * | record, map, other arrays         | String holding JSON                          |
+ * | other unions                      | String: a string as itself, anything else JSON |
  * Every table also has _topic, _partition, _offset, _timestamp, _key (the names ClickHouse's
- * Kafka engine uses).
+ * Kafka engine uses), and an entity table `_deleted` (1 for a tombstone).
+ *
+ * Values a column cannot hold are refused here, per value (the row goes to the dead letters):
+ * ClickHouse 18.16 stores an out-of-range date as 0000-00-00 without a word.
  */
 
 import { namedTypes } from '../../../schemas/conform.ts';
@@ -23,6 +27,10 @@ export interface Capabilities {
   version: string;
   /** DateTime64 exists from ClickHouse 20.1; 18.16 has DateTime (seconds) only. */
   dateTime64: boolean;
+  /** Days since 1970 a Date holds (18.16: 1970-01-01 … 2105-12-31, measured). */
+  dateDays: readonly [number, number];
+  /** Epoch milliseconds the time type holds (18.16's DateTime: 1970 … 2105-12-31 23:59:59). */
+  timeMs: readonly [number, number];
 }
 
 export interface Column {
@@ -54,16 +62,46 @@ export function dateTimeType(caps: Capabilities): string {
   return caps.dateTime64 ? "DateTime64(3, 'UTC')" : "DateTime('UTC')";
 }
 
+const DAY_MS = 86_400_000;
+/** A JavaScript Date holds ±8.64e15 ms; beyond, there is no calendar date to name. */
+const describeMs = (ms: number) =>
+  Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : `${ms} ms`;
+
+function checkedDate(days: number, caps: Capabilities): string {
+  const [min, max] = caps.dateDays;
+  if (!(Number.isInteger(days) && days >= min && days <= max)) {
+    const at = Number.isFinite(days) && Math.abs(days * DAY_MS) <= 8.64e15;
+    throw new RangeError(
+      `date ${at ? new Date(days * DAY_MS).toISOString().slice(0, 10) : `(day ${days})`} is out of range for ClickHouse Date (${new Date(min * DAY_MS).toISOString().slice(0, 10)} … ${new Date(max * DAY_MS).toISOString().slice(0, 10)})`,
+    );
+  }
+  return new Date(days * DAY_MS).toISOString().slice(0, 10);
+}
+
+function checkedTime(ms: number, caps: Capabilities): string {
+  const [min, max] = caps.timeMs;
+  if (!(ms >= min && ms <= max))
+    throw new RangeError(
+      `time ${describeMs(ms)} is out of range for ClickHouse ${dateTimeType(caps)} (${describeMs(min)} … ${describeMs(max)})`,
+    );
+  return formatDateTime(ms, caps);
+}
+
 function toJson(value: unknown): string {
   return JSON.stringify(value, (_k, v) =>
     Buffer.isBuffer(v) ? v.toString('base64') : typeof v === 'bigint' ? v.toString() : v,
   );
 }
 
-/** JSON text in a String column; it may still be made Nullable by an enclosing ["null", …]. */
+/**
+ * JSON text in a String column; it may still be made Nullable by an enclosing ["null", …].
+ * A string (a union's string branch) is kept as itself, so a string field that a later schema
+ * widens to a union keeps writing the same text.
+ */
 const json = (nullable: boolean): Mapped => ({
   type: nullable ? 'Nullable(String)' : 'String',
-  convert: (v) => (v === null || v === undefined ? (nullable ? null : '') : toJson(v)),
+  convert: (v) =>
+    v === null || v === undefined ? (nullable ? null : '') : typeof v === 'string' ? v : toJson(v),
   nullable: !nullable,
   scalar: false,
 });
@@ -108,14 +146,12 @@ function map(nodeIn: unknown, caps: Capabilities, names: Map<string, unknown>): 
     case 'fixed':
       return scalar('String', (v) => (Buffer.isBuffer(v) ? v.toString('base64') : String(v)));
     case 'int':
-      return logical === 'date'
-        ? scalar('Date', (v) => new Date(Number(v) * 86_400_000).toISOString().slice(0, 10))
-        : scalar('Int32');
+      return logical === 'date' ? scalar('Date', (v) => checkedDate(Number(v), caps)) : scalar('Int32');
     case 'long':
       if (logical === 'timestamp-millis')
-        return scalar(dateTimeType(caps), (v) => formatDateTime(Number(v), caps));
+        return scalar(dateTimeType(caps), (v) => checkedTime(Number(v), caps));
       if (logical === 'timestamp-micros')
-        return scalar(dateTimeType(caps), (v) => formatDateTime(Math.floor(Number(v) / 1000), caps));
+        return scalar(dateTimeType(caps), (v) => checkedTime(Math.floor(Number(v) / 1000), caps));
       return scalar('Int64');
     case 'float':
       return scalar('Float32');
@@ -156,6 +192,18 @@ export const METADATA_COLUMNS = (caps: Capabilities): { name: string; type: stri
   { name: '_key', type: 'String' },
 ];
 
+/** 1 on a tombstone's row (a null Kafka value: the key was deleted), in entity tables. */
+export const DELETED_COLUMN = { name: '_deleted', type: 'UInt8' };
+
+/** The metadata columns of a table read with this policy. */
+export function metadataColumns(
+  caps: Capabilities,
+  policy: DedupPolicy = { kind: 'offset' },
+): { name: string; type: string }[] {
+  const tombstones = policy.kind === 'latest' && policy.tombstones === true;
+  return tombstones ? [...METADATA_COLUMNS(caps), DELETED_COLUMN] : METADATA_COLUMNS(caps);
+}
+
 export const quoteIdent = (name: string) => `\`${name.replace(/\\/g, '\\\\').replace(/`/g, '\\`')}\``;
 export const quoteString = (value: string) => `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
@@ -169,8 +217,9 @@ export function createTableSql(
   table: string,
   columns: { name: string; type: string }[],
   caps: Capabilities,
+  policy: DedupPolicy = { kind: 'offset' },
 ): string {
-  const all = [...columns, ...METADATA_COLUMNS(caps)];
+  const all = [...columns, ...metadataColumns(caps, policy)];
   return [
     `CREATE TABLE IF NOT EXISTS ${quoteIdent(database)}.${quoteIdent(table)} (`,
     all.map((c) => `  ${quoteIdent(c.name)} ${c.type}`).join(',\n'),
@@ -182,12 +231,16 @@ export function createTableSql(
 
 /**
  * How the `_dedup` view reads a topic (from the record kind in schemas/catalog.ts):
- *  - `latest`: an entity topic — the latest state per key (by record time, then offset);
+ *  - `latest`: the latest state per key (by record time, then offset); with `tombstones` (an
+ *    entity topic, compacted) a key whose latest record is a tombstone is not shown;
  *  - `identity`: an event topic whose events carry their own id — each id once (the first
  *    delivery), so a message seen by both webhook and poll, or a redelivered event, counts once;
  *  - `offset`: anything else — each (topic, partition, offset) once.
  */
-export type DedupPolicy = { kind: 'latest' } | { kind: 'identity'; field: string } | { kind: 'offset' };
+export type DedupPolicy =
+  | { kind: 'latest'; tombstones?: boolean }
+  | { kind: 'identity'; field: string }
+  | { kind: 'offset' };
 
 /** The view queries use; every policy also hides rows redelivered after a crash (FINAL). */
 export function createViewSql(
@@ -196,9 +249,12 @@ export function createViewSql(
   policy: DedupPolicy = { kind: 'offset' },
 ): string {
   const source = `SELECT * FROM ${quoteIdent(database)}.${quoteIdent(table)} FINAL`;
+  const latest = `${source} ORDER BY _key, _timestamp DESC, _offset DESC LIMIT 1 BY _key`;
   const query =
     policy.kind === 'latest'
-      ? `${source} ORDER BY _key, _timestamp DESC, _offset DESC LIMIT 1 BY _key`
+      ? policy.tombstones
+        ? `SELECT * FROM (${latest}) WHERE _deleted = 0`
+        : latest
       : policy.kind === 'identity'
         ? `${source} ORDER BY ${quoteIdent(policy.field)}, _timestamp, _offset LIMIT 1 BY ${quoteIdent(policy.field)}`
         : source;
@@ -211,6 +267,87 @@ export function addColumnsSql(
   columns: { name: string; type: string }[],
 ): string {
   return `ALTER TABLE ${quoteIdent(database)}.${quoteIdent(table)} ${columns.map((c) => `ADD COLUMN ${quoteIdent(c.name)} ${c.type}`).join(', ')}`;
+}
+
+/** One ALTER for the columns to add and the columns to widen. */
+export function alterColumnsSql(
+  database: string,
+  table: string,
+  add: { name: string; type: string }[],
+  modify: { name: string; type: string }[],
+): string {
+  const actions = [
+    ...add.map((c) => `ADD COLUMN ${quoteIdent(c.name)} ${c.type}`),
+    ...modify.map((c) => `MODIFY COLUMN ${quoteIdent(c.name)} ${c.type}`),
+  ];
+  return `ALTER TABLE ${quoteIdent(database)}.${quoteIdent(table)} ${actions.join(', ')}`;
+}
+
+/**
+ * What to do when a column of type `have` is to receive values of type `want` (the writer
+ * schema's mapping):
+ *  - keep: the column holds every such value already (the same type, or a wider one — older
+ *    records arriving after a widening);
+ *  - modify: widen it with `MODIFY COLUMN` to `type`, which holds every old and new value
+ *    exactly (the registry's int→long, int→double, float→double, T→["null",T], element types
+ *    of arrays, and DateTime → DateTime64 after a server upgrade);
+ *  - refuse: no type holds both without changing values (int→float, long→double lose digits;
+ *    string↔number; …): the sink stops and says so.
+ */
+export type ColumnChange =
+  | { action: 'keep' }
+  | { action: 'modify'; type: string }
+  | { action: 'refuse'; reason: string };
+
+/** Base types and the narrower ones each holds exactly (Float64 also takes Int64 a person chose). */
+const HOLDS: Record<string, string[]> = {
+  Int64: ['Int32'],
+  Float64: ['Float32', 'Int32', 'Int64'],
+  "DateTime64(3, 'UTC')": ["DateTime('UTC')"],
+};
+/** Base types and the wider ones they may be widened to without changing a stored value. */
+const WIDENS_TO: Record<string, string[]> = {
+  Int32: ['Int64', 'Float64'],
+  Float32: ['Float64'],
+  "DateTime('UTC')": ["DateTime64(3, 'UTC')"],
+};
+
+function unwrap(type: string, wrapper: string): string | undefined {
+  const t = type.trim();
+  return t.startsWith(`${wrapper}(`) && t.endsWith(')') ? t.slice(wrapper.length + 1, -1).trim() : undefined;
+}
+
+/** The narrowest type holding every value of both, if there is one. */
+function common(have: string, want: string): string | undefined {
+  const h = have.trim();
+  const w = want.trim();
+  if (h === w) return h;
+  const hn = unwrap(h, 'Nullable');
+  const wn = unwrap(w, 'Nullable');
+  if (hn !== undefined || wn !== undefined) {
+    const inner = common(hn ?? h, wn ?? w);
+    return inner === undefined || inner.startsWith('Array(') ? undefined : `Nullable(${inner})`;
+  }
+  const ha = unwrap(h, 'Array');
+  const wa = unwrap(w, 'Array');
+  if (ha !== undefined || wa !== undefined) {
+    if (ha === undefined || wa === undefined) return undefined;
+    const inner = common(ha, wa);
+    return inner === undefined ? undefined : `Array(${inner})`;
+  }
+  if (HOLDS[h]?.includes(w)) return h;
+  if (WIDENS_TO[h]?.includes(w)) return w;
+  return undefined;
+}
+
+export function columnChange(have: string, want: string): ColumnChange {
+  const target = common(have, want);
+  if (target === undefined)
+    return {
+      action: 'refuse',
+      reason: `${have} cannot hold ${want} values, and no type holds both without changing values`,
+    };
+  return target === have.trim() ? { action: 'keep' } : { action: 'modify', type: target };
 }
 
 export const OFFSETS_TABLE = '_chatstream_offsets';

@@ -1,10 +1,12 @@
 /**
  * The ClickHouse transport (@clickhouse/client over HTTP) and its retry policy as a table, as
  * Vector has it: errors that mean "this data is bad" are not retried (the rows are isolated and
- * dead-lettered); connection failures and every other server error are retried.
+ * dead-lettered); an unknown column means the table changed under us (its columns are read
+ * again); bad credentials stop the sink (exit 3); connection failures and every other server
+ * error are retried.
  */
 import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
-import { isNetworkError, PoisonError, RetriableError } from '../../../core/errors.ts';
+import { EXIT, FatalError, isNetworkError, PoisonError, RetriableError } from '../../../core/errors.ts';
 import type { CoreConfig } from '../../../core/settings.ts';
 
 /** Server error codes that mean the inserted data is bad (retrying the same rows cannot help). */
@@ -33,6 +35,18 @@ export const FATAL_CODES = new Map<number, string>([
 /** Codes after which the sink forgets what it knows of its tables and checks them again. */
 export const SCHEMA_CHANGED_CODES = new Set([16, 47, 60, 81]); // NO_SUCH_COLUMN, UNKNOWN_IDENTIFIER, UNKNOWN_TABLE, UNKNOWN_DATABASE
 
+/**
+ * The table lacks a column the rows have: another member created it from older columns, or it
+ * was dropped and created again. Not bad data: the sink reads the columns again, adds what is
+ * missing and writes the rows (retriable, so the runner tries again should that not be enough).
+ */
+export class SchemaChangedError extends RetriableError {}
+
+/** 16 NO_SUCH_COLUMN_IN_TABLE, or 117 INCORRECT_DATA for a JSONEachRow field the table lacks. */
+export function isUnknownColumn(code: number | undefined, message: string): boolean {
+  return code === 16 || (code === 117 && /Unknown field/i.test(message));
+}
+
 export function serverCode(error: unknown): number | undefined {
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' && /^\d+$/.test(code)) return Number(code);
@@ -44,11 +58,19 @@ export function serverCode(error: unknown): number | undefined {
 export function classify(error: unknown): Error {
   const code = serverCode(error);
   const message = (error as Error)?.message ?? String(error);
+  if (isUnknownColumn(code, message))
+    return new SchemaChangedError(`ClickHouse table changed (${code}): ${message}`, { cause: error });
   if (code !== undefined && BAD_DATA_CODES.has(code))
     return new PoisonError('bad_data', `ClickHouse ${BAD_DATA_CODES.get(code)} (${code}): ${message}`);
   if (code !== undefined && FATAL_CODES.has(code))
-    return new Error(
+    return new FatalError(
       `ClickHouse ${FATAL_CODES.get(code)} (${code}): ${message}; check CHATSTREAM_CLICKHOUSE_USER and CHATSTREAM_CLICKHOUSE_PASSWORD`,
+      {
+        code: 'CLICKHOUSE_AUTH',
+        exitCode: EXIT.config,
+        hint: 'set CHATSTREAM_CLICKHOUSE_USER / CHATSTREAM_CLICKHOUSE_PASSWORD to an account that may create tables in CHATSTREAM_CLICKHOUSE_DATABASE',
+        cause: error,
+      },
     );
   if (isNetworkError(error))
     return new RetriableError(`ClickHouse unreachable: ${message}`, { cause: error });
