@@ -62,12 +62,16 @@ export async function main(
   const wantsHelp = rest.includes('--help') || rest.includes('-h');
   if (!command) {
     const group = commands.filter((c) => prefix.every((word, i) => c.path[i] === word));
-    if (wantsHelp || argv.length === 0 || (prefix.length > 0 && argv.length === 1)) {
+    // Help for a group (or for everything) only when every word names it: `nosuch --help` is
+    // an unknown command (exit 2), not a request for the general help.
+    const words = argv.filter((a) => !a.startsWith('-'));
+    const isGroup = words.length === prefix.length;
+    if (isGroup && (wantsHelp || argv.length === 0 || (prefix.length > 0 && argv.length === 1))) {
       out(groupHelp(prefix, group, prefix.length ? undefined : EXIT_CODES));
       return EXIT.ok;
     }
     throw new UsageError(
-      `unknown command "${argv.join(' ')}"`,
+      `unknown command "${(isGroup ? argv : words).join(' ')}"`,
       `see: chatstream ${prefix.join(' ')}${prefix.length ? ' ' : ''}--help`,
     );
   }

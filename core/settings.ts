@@ -5,9 +5,10 @@
  * README's configuration reference generated from it, is assembled above core/ in
  * cli/settings.ts. Code below cli/ asks for the narrowest config type it needs (CoreConfig here).
  */
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Settings, setting } from './config.ts';
+import { readConfigFile, type Settings, setting } from './config.ts';
 
 /** The project's folder (where package.json is). */
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -24,6 +25,25 @@ export const COMPATIBILITY_LEVELS = [
   'FULL',
   'FULL_TRANSITIVE',
 ] as const;
+
+/**
+ * The registry port as configured — CHATSTREAM_REGISTRY_PORT, else `registry.port` in the
+ * config file (found as loadSettingsFrom finds it) — for the registry URL's default. A default
+ * sees only its own section, so the file is looked at here; a bad value is reported by
+ * `registry.port` itself.
+ */
+function configuredRegistryPort(env: NodeJS.ProcessEnv): unknown {
+  if (env.CHATSTREAM_REGISTRY_PORT) return env.CHATSTREAM_REGISTRY_PORT;
+  const path =
+    env.CHATSTREAM_CONFIG ?? (existsSync('chatstream.config.json') ? 'chatstream.config.json' : undefined);
+  if (!path) return undefined;
+  try {
+    const data = readConfigFile(path).data as { registry?: { port?: unknown } } | null;
+    return data?.registry?.port;
+  } catch {
+    return undefined; // the file's own error is raised where the file is read
+  }
+}
 
 const postgres = {
   enabled: setting.bool({
@@ -140,7 +160,7 @@ export const coreSchema = {
   },
   schemaRegistry: {
     url: setting.url({
-      default: (_, env) => `http://127.0.0.1:${env.CHATSTREAM_REGISTRY_PORT || 8081}`,
+      default: (_, env) => `http://127.0.0.1:${configuredRegistryPort(env) ?? 8081}`,
       description:
         'Confluent-compatible schema registry the producers and consumers use. Defaults to the local stack.',
       example: 'http://schema-registry:8081',

@@ -87,11 +87,23 @@ export class KafkaRecordLog implements RecordLog {
     await this.consumer.run({
       autoCommit: false,
       eachMessage: async ({ message }) => {
-        const record = decodeRecord({
-          key: message.key?.toString('utf8') ?? '',
-          value: message.value === null ? null : message.value.toString('utf8'),
-        });
-        if (record) this.state.apply(record);
+        const key = message.key?.toString('utf8') ?? '';
+        try {
+          const record = decodeRecord({
+            key,
+            value: message.value === null ? null : message.value.toString('utf8'),
+          });
+          if (record) this.state.apply(record);
+        } catch (error) {
+          // One bad record must not stop the replay: every later schema would be missing, and
+          // a throwing handler makes kafkajs re-deliver it forever. Skip it, and say which.
+          this.log.warn('skipped a malformed record in the schemas topic', {
+            topic: this.topic,
+            offset: message.offset,
+            key: key.slice(0, 200),
+            reason: (error as Error).message,
+          });
+        }
         this.advance(Number(message.offset) + 1);
       },
     });

@@ -8,6 +8,9 @@
  *   {"keytype":"NOOP","magic":0}                                    value null
  * A null value (tombstone) removes the key: a permanent delete, or a reset config/mode.
  */
+import { COMPATIBILITY_LEVELS } from '../core/settings.ts';
+import { MODES } from './registry.ts';
+
 export interface SchemaValue {
   subject: string;
   version: number;
@@ -49,7 +52,40 @@ export function encodeRecord(record: RegistryRecord): RawRecord {
   return { key: JSON.stringify(key), value: record.value === null ? null : JSON.stringify(record.value) };
 }
 
-/** Parses a topic record; undefined for keys this registry does not know (they are skipped). */
+/** A record whose key this registry knows but whose value it cannot use (not JSON, or the wrong shape). */
+export class MalformedRecordError extends Error {}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isVersion = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 1;
+
+function malformed(what: string): never {
+  throw new MalformedRecordError(what);
+}
+
+function schemaValue(value: unknown, subject: string, version: number): SchemaValue {
+  if (!isObject(value)) return malformed('a SCHEMA value must be a JSON object');
+  const out: Record<string, unknown> = { deleted: false, subject, version, ...value };
+  if (typeof out.subject !== 'string') malformed('the SCHEMA value\'s "subject" is not a string');
+  if (!isVersion(out.version)) malformed('the SCHEMA value\'s "version" is not a positive whole number');
+  if (!isVersion(out.id)) malformed('the SCHEMA value\'s "id" is not a positive whole number');
+  if (typeof out.schema !== 'string') malformed('the SCHEMA value\'s "schema" is not a string');
+  if (typeof out.deleted !== 'boolean') malformed('the SCHEMA value\'s "deleted" is not true or false');
+  if (out.schemaType !== undefined && typeof out.schemaType !== 'string')
+    malformed('the SCHEMA value\'s "schemaType" is not a string');
+  return out as unknown as SchemaValue;
+}
+
+function oneOf(value: unknown, field: string, allowed: readonly string[], keytype: string): void {
+  if (!isObject(value) || !allowed.includes(value[field] as string))
+    malformed(`a ${keytype} value needs "${field}" as one of ${allowed.join(', ')}`);
+}
+
+/**
+ * Parses a topic record; undefined for keys this registry does not know (they are skipped).
+ * Throws a MalformedRecordError for a known key whose value is unusable, so that the reader can
+ * skip it with a warning instead of applying half a record.
+ */
 export function decodeRecord(raw: RawRecord): RegistryRecord | undefined {
   let key: Record<string, unknown>;
   try {
@@ -57,27 +93,44 @@ export function decodeRecord(raw: RawRecord): RegistryRecord | undefined {
   } catch {
     return undefined;
   }
-  const value = raw.value === null ? null : JSON.parse(raw.value);
+  if (!isObject(key)) return undefined;
   const subject = typeof key.subject === 'string' ? key.subject : null;
-  switch (key.keytype) {
+  const keytype = key.keytype;
+  if (keytype === 'NOOP') return { keytype: 'NOOP', value: null };
+  // Keys this registry does not know (or cannot place) are skipped before their value is read.
+  if (keytype === 'SCHEMA' && (subject === null || typeof key.version !== 'number')) return undefined;
+  if ((keytype === 'DELETE_SUBJECT' || keytype === 'CLEAR_SUBJECT') && subject === null) return undefined;
+  if (!['SCHEMA', 'CONFIG', 'MODE', 'DELETE_SUBJECT', 'CLEAR_SUBJECT'].includes(keytype as string))
+    return undefined;
+  let value: unknown = null;
+  if (raw.value !== null) {
+    try {
+      value = JSON.parse(raw.value);
+    } catch (error) {
+      malformed(`the value is not JSON (${(error as Error).message})`);
+    }
+  }
+  switch (keytype) {
     case 'SCHEMA':
-      if (subject === null || typeof key.version !== 'number') return undefined;
       return {
         keytype: 'SCHEMA',
-        subject,
-        version: key.version,
-        value: value && { deleted: false, ...value },
+        subject: subject as string,
+        version: key.version as number,
+        value: value === null ? null : schemaValue(value, subject as string, key.version as number),
       };
     case 'CONFIG':
-      return { keytype: 'CONFIG', subject, value };
+      if (value !== null) oneOf(value, 'compatibilityLevel', COMPATIBILITY_LEVELS, 'CONFIG');
+      return { keytype: 'CONFIG', subject, value: value as { compatibilityLevel: string } | null };
     case 'MODE':
-      return { keytype: 'MODE', subject, value };
-    case 'DELETE_SUBJECT':
-    case 'CLEAR_SUBJECT':
-      return subject === null ? undefined : { keytype: key.keytype, subject, value };
-    case 'NOOP':
-      return { keytype: 'NOOP', value: null };
+      if (value !== null) oneOf(value, 'mode', MODES, 'MODE');
+      return { keytype: 'MODE', subject, value: value as { mode: string } | null };
     default:
-      return undefined;
+      if (value !== null && !(isObject(value) && isVersion(value.version)))
+        malformed(`a ${keytype} value needs "version" as a positive whole number`);
+      return {
+        keytype: keytype as 'DELETE_SUBJECT' | 'CLEAR_SUBJECT',
+        subject: subject as string,
+        value: value as { subject: string; version: number } | null,
+      };
   }
 }

@@ -97,7 +97,9 @@ export function evolveSchema(
     if (!record) continue;
     const byKey = grouped.get(record) ?? new Map<string, unknown[]>();
     grouped.set(record, byKey);
-    byKey.set(key, [...(byKey.get(key) ?? []), value]);
+    const values = byKey.get(key);
+    if (values) values.push(value);
+    else byKey.set(key, [value]); // push, not `[...values, value]` per value (quadratic)
   }
   const added: string[] = [];
   const date = today.toISOString().slice(0, 10);

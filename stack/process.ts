@@ -170,8 +170,9 @@ export function which(command: string, env: NodeJS.ProcessEnv = process.env): st
   return found.status === 0 && path.startsWith('/') ? path : undefined;
 }
 
-/** The last `lines` lines of a file, reading at most its last 64 KiB ('' when it does not exist). */
+/** The last `lines` lines of a file, reading at most its last 64 KiB ('' when it does not exist, or for 0 lines). */
 export function tail(path: string, lines: number): string {
+  if (lines <= 0) return ''; // slice(-0) would be the whole text
   let fd: number | undefined;
   try {
     fd = openSync(path, 'r');

@@ -31,11 +31,14 @@ export class PostgresSink implements Sink {
   private readonly columnsById = new Map<number, PgColumn[]>();
   private readonly ready = new Set<string>();
   private locks = Promise.resolve() as Promise<unknown>;
+  private readonly newPool: (config: SinkConfig) => pg.Pool;
 
-  constructor(config: SinkConfig, log: Logger) {
+  /** `newPool` makes the connection pool on connect (tests pass a fake). */
+  constructor(config: SinkConfig, log: Logger, newPool: (config: SinkConfig) => pg.Pool = createPool) {
     this.config = config;
     this.log = log;
     this.schema = config.postgres.schema;
+    this.newPool = newPool;
   }
 
   private get db(): pg.Pool {
@@ -54,7 +57,7 @@ export class PostgresSink implements Sink {
   }
 
   async connect(): Promise<void> {
-    this.pool = createPool(this.config);
+    this.pool = this.newPool(this.config);
     await this.run(async () => {
       await this.db.query(`CREATE SCHEMA IF NOT EXISTS ${ident(this.schema)}`);
       await this.db.query(pgOffsetsTableSql(this.schema));
@@ -96,10 +99,13 @@ export class PostgresSink implements Sink {
     records: SinkRecord[],
     columnsOf: (r: SinkRecord) => PgColumn[],
   ): Promise<void> {
+    // Linear: push onto the shape's list (a copy per row, `[...list, record]`, was quadratic).
     const byShape = new Map<PgColumn[], SinkRecord[]>();
     for (const record of records) {
       const columns = columnsOf(record);
-      byShape.set(columns, [...(byShape.get(columns) ?? []), record]);
+      const group = byShape.get(columns);
+      if (group) group.push(record);
+      else byShape.set(columns, [record]);
     }
     for (const [columns, group] of byShape) {
       const names = [...columns.map((c) => c.name), '_topic', '_partition', '_offset', '_timestamp', '_key'];
