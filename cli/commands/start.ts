@@ -18,6 +18,7 @@ import { Stack } from '../../stack/stack.ts';
 import type { Command } from '../command.ts';
 import { startFreshchat } from '../pipeline/freshchat.ts';
 import { serveProducerMetrics } from '../pipeline/producer-metrics.ts';
+import { stopSignals } from '../signals.ts';
 import { sinkTopics } from './sink.ts';
 import { statusTable } from './stack.ts';
 
@@ -134,9 +135,12 @@ export const startCommand: Command = {
       stopped = true;
       // Whatever still holds the event loop after this (a client reconnecting to a service
       // that went away) must not keep the process alive: exit when the grace is over.
-      setTimeout(() => process.exit(process.exitCode ?? EXIT.ok), SHUTDOWN_GRACE_MS).unref();
-      await Promise.all([freshchat.stop(), purechat.close()]);
-      await runner.stop();
+      setTimeout(() => {
+        log.error(`the stop did not finish within ${SHUTDOWN_GRACE_MS / 1000} s; exiting`);
+        process.exit(process.exitCode || EXIT.interrupted);
+      }, SHUTDOWN_GRACE_MS).unref();
+      // Each part stops on its own: one hanging on a service that went away does not hold the others.
+      await Promise.allSettled([freshchat.stop(), purechat.close(), runner.stop()]);
       metrics.close();
       producerServer.close();
     };
@@ -146,8 +150,9 @@ export const startCommand: Command = {
     }
     ctx.out('Pipeline running; Ctrl-C stops it (the stack stays up; "chatstream stack down" stops that).');
 
+    const signals = stopSignals(log);
     const stop = new AbortController();
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
+    signals.signal.addEventListener('abort', () => stop.abort(), { once: true });
     let failure: unknown;
     const stopOn = (source: string) => (error: unknown) => {
       failure ??= error;
@@ -169,6 +174,7 @@ export const startCommand: Command = {
       unhealthy = now;
     }
     await shutdown();
+    signals.dispose();
     log.info('pipeline stopped');
     if (failure !== undefined) throw failure;
     return EXIT.ok;

@@ -414,7 +414,14 @@ export class SourceRunner {
       }
     } finally {
       clearTimeout(timer);
-      await this.writer.close();
+      // Disconnecting waits on the brokers; with Kafka gone that must not hold the stop.
+      let closeTimer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.writer.close(),
+        new Promise((resolve) => {
+          closeTimer = setTimeout(resolve, 5_000);
+        }),
+      ]).finally(() => clearTimeout(closeTimer));
     }
   }
 }
