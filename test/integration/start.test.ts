@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { RECORD_KINDS } from '../../schemas/catalog.ts';
 import { runCli } from '../helpers/cli.ts';
 import { freePort } from '../helpers/names.ts';
 
@@ -10,6 +11,7 @@ test('chatstream start --once: topics, schemas and the ClickHouse sink come up a
     CHATSTREAM_PRODUCER_METRICS_PORT: String(await freePort()),
     FRESHCHAT_SIMULATOR_PORT: String(await freePort()),
     FRESHCHAT_WEBHOOK_PORT: String(await freePort()),
+    PURECHAT_PORT: String(await freePort()),
     CHATSTREAM_SINK_GROUP: `start-test-${Date.now()}`,
     CHATSTREAM_PRODUCER_INSTANCE_ID: `start-test-${Date.now()}`,
   };
@@ -17,7 +19,12 @@ test('chatstream start --once: topics, schemas and the ClickHouse sink come up a
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, /kafka\s+running/);
   assert.match(result.stdout, /registry\s+running/);
-  assert.match(result.stdout, /Topics:\s+13 \(\d+ created now\); schemas registered for 13 subjects/);
+  const kinds = RECORD_KINDS.length;
+  assert.match(
+    result.stdout,
+    new RegExp(`Topics:\\s+${kinds} \\(\\d+ created now\\); schemas registered for ${kinds} subjects`),
+  );
+  assert.match(result.stdout, /Pure Chat collector:\s+http:\/\/127\.0\.0\.1:\d+\/v1\/events/);
   assert.match(result.stdout, /Sink metrics:\s+http:\/\/127\.0\.0\.1:\d+\/metrics/);
   assert.match(result.stderr, /"msg":"sink running"/);
   assert.match(result.stdout, /Freshchat simulator:\s+http:\/\/127\.0\.0\.1:\d+\/v2/);
