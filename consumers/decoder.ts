@@ -1,8 +1,11 @@
 /**
  * Confluent wire format → (schema id, writer schema, decoded value). Schemas are fetched from
- * the registry by id once and cached. Failures are typed: bytes that are not the wire format,
- * an id the registry does not know, or Avro that does not decode are poison; a registry that
- * does not answer is retriable.
+ * the registry by id once and cached. Failures are typed: bytes that are not the wire format
+ * and Avro that does not decode are poison; an id the registry does not know is poison only
+ * when the registry says so with its error code 40403, and only after the same answer
+ * `unknownSchemaAttempts` times (a registry instance that has not replayed `_schemas` yet says
+ * 40403 for a schema registered a moment ago) — then the verdict is remembered. Any other 404
+ * (a wrong URL or path, a proxy) and a registry that does not answer are retriable.
  */
 import avro from 'avsc';
 import { request } from 'undici';
@@ -21,28 +24,68 @@ export interface Decoded {
   value: Record<string, unknown>;
 }
 
+/** The registry's error code for "schema not found" (a plain 404 is something else: a wrong URL). */
+export const SCHEMA_NOT_FOUND = 40403;
+/** Default number of 40403 answers for one id before its records are poison. */
+export const UNKNOWN_SCHEMA_ATTEMPTS = 5;
+/** Most ids whose 40403 answers (or verdict) are remembered; more start the count afresh. */
+const UNKNOWN_IDS_MAX = 10_000;
+
+export interface DecoderOptions {
+  /** 40403 answers for one id before it is poison (default UNKNOWN_SCHEMA_ATTEMPTS). */
+  unknownSchemaAttempts?: number;
+}
+
 export class Decoder {
   private readonly cache = new Map<number, Promise<WriterSchema>>();
   /** Schemas already fetched, for the synchronous fast path. */
   private readonly known = new Map<number, WriterSchema>();
+  /** 40403 answers per id so far; ids the registry does not know after them all. */
+  private readonly notFound = new Map<number, number>();
+  private readonly unknown = new Set<number>();
+  private readonly attempts: number;
   private readonly url: string;
   private readonly headers: Record<string, string>;
 
-  constructor(config: CoreConfig) {
+  constructor(config: CoreConfig, options: DecoderOptions = {}) {
     const { url, username, password } = config.schemaRegistry;
     this.url = url;
     this.headers = username
       ? { Authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` }
       : {};
+    this.attempts = Math.max(1, options.unknownSchemaAttempts ?? UNKNOWN_SCHEMA_ATTEMPTS);
+  }
+
+  /** A 40403 for id: retriable until it was the answer `attempts` times, then poison for good. */
+  private notInRegistry(id: number): Error {
+    const count = (this.notFound.get(id) ?? 0) + 1;
+    if (count < this.attempts) {
+      if (this.notFound.size >= UNKNOWN_IDS_MAX) this.notFound.clear();
+      this.notFound.set(id, count);
+      return new RetriableError(
+        `schema id ${id} is not in the registry (yet?): answer ${count} of ${this.attempts} before its records are dead letters`,
+      );
+    }
+    this.notFound.delete(id);
+    if (this.unknown.size >= UNKNOWN_IDS_MAX) this.unknown.clear();
+    this.unknown.add(id);
+    return this.unknownSchema(id);
+  }
+
+  private unknownSchema(id: number): PoisonError {
+    return new PoisonError(
+      'unknown_schema',
+      `schema id ${id} is not in the registry (error code ${SCHEMA_NOT_FOUND}, ${this.attempts} times)`,
+    );
   }
 
   private async fetchSchema(id: number): Promise<WriterSchema> {
     let status: number;
-    let body: { schema?: string; schemaType?: string; message?: string };
+    let text: string;
     try {
       const response = await request(`${this.url}/schemas/ids/${id}`, { headers: this.headers });
       status = response.statusCode;
-      body = (await response.body.json()) as typeof body;
+      text = await response.body.text();
     } catch (error) {
       if (isNetworkError(error))
         throw new RetriableError(`schema registry unreachable: ${(error as Error).message}`, {
@@ -50,9 +93,18 @@ export class Decoder {
         });
       throw new RetriableError(`schema registry failed: ${(error as Error).message}`, { cause: error });
     }
-    if (status === 404) throw new PoisonError('unknown_schema', `schema id ${id} is not in the registry`);
+    let body: { schema?: string; schemaType?: string; message?: string; error_code?: number } = {};
+    try {
+      body = JSON.parse(text) as typeof body;
+    } catch {
+      // not JSON (a proxy's page, a wrong URL): retriable below, with the status
+    }
+    if (status === 404 && body.error_code === SCHEMA_NOT_FOUND) throw this.notInRegistry(id);
     if (status !== 200 || typeof body.schema !== 'string')
-      throw new RetriableError(`schema registry answered ${status}: ${body.message ?? ''}`);
+      throw new RetriableError(
+        `schema registry answered ${status}${body.error_code ? ` (error code ${body.error_code})` : ''} for ${this.url}/schemas/ids/${id}: ${body.message ?? text.slice(0, 200)}; check CHATSTREAM_SCHEMA_REGISTRY_URL`,
+      );
+    this.notFound.delete(id);
     if (body.schemaType && body.schemaType !== 'AVRO')
       throw new PoisonError('unknown_schema', `schema id ${id} is ${body.schemaType}, not Avro`);
     const schema = JSON.parse(body.schema) as AvroRecordSchema;
@@ -61,8 +113,9 @@ export class Decoder {
     return { id, schema, type: avro.Type.forSchema(schema as avro.Schema) };
   }
 
-  /** The writer schema for an id (cached; a failed lookup is not cached). */
+  /** The writer schema for an id (cached; a failed lookup is not cached, an unknown id is). */
   schema(id: number): Promise<WriterSchema> {
+    if (this.unknown.has(id)) return Promise.reject(this.unknownSchema(id));
     let found = this.cache.get(id);
     if (!found) {
       found = this.fetchSchema(id);

@@ -3,23 +3,32 @@
  *
  * For each fetched batch of a topic-partition it skips what the sink already stored, decodes
  * (poison → dead letter), writes in chunks of at most `batchMaxRows` records / `batchMaxBytes`
- * bytes, sends the dead letters, and only then commits the offset. Retriable failures back off
- * and retry for as long as it takes, heartbeating so the group keeps its partitions, with all
- * partitions paused meanwhile. Batching in time and bytes is the fetch itself (minBytes,
- * maxWaitTimeInMs, maxBytesPerPartition); memory is bounded by the fetch size `memoryBytes`.
+ * bytes, and commits only what the sink stored — dead letters acknowledged before any offset
+ * covers them (runner/batch.ts). Every failure is decided once (runner/decisions.ts): retry
+ * (back off, heartbeat, go on when the cause is gone), dead letter, rejoin (a rebalance), or
+ * stop: the runner stops and the process exits non-zero with the message (3 for credentials and
+ * settings, 5 for a service that cannot be reached at start, 1 for a bug). kafkajs giving up
+ * (its CRASH event without a restart) is a stop too. Batching in time and bytes is the fetch
+ * itself (minBytes, maxWaitTimeInMs, maxBytesPerPartition); memory is bounded by the fetch size
+ * `memoryBytes`. `health()` says what it does: running, waiting on what and since when, failed.
  */
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import { PoisonError } from '../core/errors.ts';
+import { type ChatstreamError, describeError, ServiceError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
-import { createMetricsRegistry } from '../core/metrics.ts';
-import { type RetryPolicy, withRetries } from '../core/retry.ts';
+import { createMetricsRegistry, type Health } from '../core/metrics.ts';
+import { backoffMs, type RetryPolicy, sleep } from '../core/retry.ts';
 import { createKafka } from '../kafka/client.ts';
 import { type DeadLetter, DeadLetterQueue, ensureDeadLetterTopic } from '../kafka/dead-letters.ts';
 import type { SinkConfig } from './config.ts';
-import { Decoder } from './decoder.ts';
-import type { Sink, SinkRecord } from './sink.ts';
+import { type Decoded, Decoder } from './decoder.ts';
+import { type BatchHost, BatchWork } from './runner/batch.ts';
+import { decide, EndBatch, fatalOf, kafkaType } from './runner/decisions.ts';
+import { RunnerStatus } from './runner/status.ts';
+import type { Sink } from './sink.ts';
 import { type SinkMetrics, sinkMetrics } from './sink-metrics.ts';
+
+export { decodedSize } from './runner/batch.ts';
 
 export interface RunnerOptions {
   config: SinkConfig;
@@ -29,43 +38,72 @@ export interface RunnerOptions {
   group: string;
   /** Where the runner registers its metrics; a registry of its own (with process metrics) by default. */
   metrics?: Registry;
+  /**
+   * Called once the runner has stopped on a fatal error (after closing what it could). By
+   * default, in a process that handles SIGINT/SIGTERM (a command supervising it, as
+   * `chatstream sink` and `chatstream start` do), the process exits with the error's exit code
+   * and the message on stderr; elsewhere (tests, an embedding program) nothing happens beyond
+   * `failed` rejecting.
+   */
+  onFatal?: (error: ChatstreamError) => void;
+  /** How long each start step waits for Kafka or the sink's service before exit 5 (default 60 s). */
+  startTimeoutMs?: number;
+  /** A partition waiting longer than this makes /health unhealthy (default max(60 s, 2 × retryMaxMs)). */
+  stallMs?: number;
 }
 
-/** Where a sink's dead letter came from, as headers. */
-function origin(topic: string, partition: number, offset: bigint): Record<string, string> {
-  return { 'dlq.topic': topic, 'dlq.partition': String(partition), 'dlq.offset': String(offset) };
+const START_TIMEOUT_MS = 60_000;
+/** How long stopping waits for the batch in flight (then for each client) before going on. */
+const CLOSE_CONSUMER_MS = 15_000;
+const CLOSE_CLIENT_MS = 5_000;
+
+/** Resolves when the promise settles or after ms, whichever comes first (never rejects). */
+async function bounded(promise: Promise<unknown> | undefined, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.resolve(promise).catch(() => undefined),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
 }
 
-/** Records per kind, for counting dead letters once per kind. */
-function countByKind(letters: DeadLetter[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const { kind } of letters) counts.set(kind, (counts.get(kind) ?? 0) + 1);
-  return counts;
-}
-
-/**
- * Estimated memory of one decoded record in flight (its object, the SinkRecord, the row the
- * sink builds): measured here at about 16× the Avro bytes plus a fixed 512 bytes.
- */
-export function decodedSize(avroBytes: number): number {
-  return 512 + 16 * avroBytes;
+/** The default onFatal: a supervised process exits with the error's code and message. */
+function exitOnFatal(error: ChatstreamError): void {
+  if (process.listenerCount('SIGINT') + process.listenerCount('SIGTERM') === 0) return;
+  const text =
+    error.code === 'INTERNAL'
+      ? `internal error (a bug; please report it)\n${(error.cause as Error)?.stack ?? describeError(error)}`
+      : describeError(error);
+  process.stderr.write(`chatstream: ${text}\n`);
+  process.exit(error.exitCode);
 }
 
 export class SinkRunner {
   readonly metrics: Registry;
+  /** Rejects with the fatal error once the runner stopped on one (after closing); never resolves. */
+  readonly failed: Promise<never>;
   private readonly m: SinkMetrics;
   private readonly options: RunnerOptions;
   private readonly kafka: Kafka;
-  private readonly decoder: Decoder;
-  private readonly dlq: DeadLetterQueue;
+  private decoder: Pick<Decoder, 'decodeKnown' | 'decode'>;
+  private dlq: Pick<DeadLetterQueue, 'topic' | 'connect' | 'send' | 'close'>;
   private readonly policy: RetryPolicy;
   private consumer?: Consumer;
+  private admin?: Admin;
   /** Offsets the sink holds, per topic:partition, loaded after each (re)assignment. */
   private readonly stored = new Map<string, bigint | undefined>();
   private readonly stopping = new AbortController();
-  private paused = false;
   /** Estimated memory one chunk of decoded records may take. */
   private readonly chunkMemory: number;
+  private readonly status: RunnerStatus;
+  /** True while start() runs: a fatal error then rejects start() instead of calling onFatal. */
+  private starting = false;
+  private failure?: ChatstreamError;
+  private rejectFailed: (error: ChatstreamError) => void = () => {};
+  private closing?: Promise<void>;
+  private readonly host: BatchHost;
 
   constructor(options: RunnerOptions) {
     this.options = options;
@@ -78,226 +116,262 @@ export class SinkRunner {
     });
     this.policy = { initialMs: options.config.sink.retryInitialMs, maxMs: options.config.sink.retryMaxMs };
     this.chunkMemory = Math.floor(options.config.sink.memoryBytes / (2 * options.config.sink.concurrency));
+    this.status = new RunnerStatus(
+      this.m,
+      options.stallMs ?? Math.max(60_000, 2 * options.config.sink.retryMaxMs),
+      options.log,
+    );
+    this.failed = new Promise<never>((_, reject) => {
+      this.rejectFailed = reject;
+    });
+    this.failed.catch(() => {}); // observed through onFatal; `failed` is for whoever wants it
+    this.host = this.batchHost();
   }
 
-  private retry<T>(what: string, fn: () => Promise<T>, heartbeat?: () => Promise<void>): Promise<T> {
-    return withRetries(fn, this.policy, {
+  /** The runner as its batches see it (fields read at call time, so tests may swap them). */
+  private batchHost(): BatchHost {
+    const { sink, group, config, log } = this.options;
+    return {
+      sink,
+      group,
+      config,
+      log,
+      m: this.m,
+      policy: this.policy,
       signal: this.stopping.signal,
-      onWait: heartbeat,
-      onRetry: (error, attempt, waitMs) => {
-        this.m.retries.inc({ sink: this.options.sink.name });
-        this.options.log.warn(`${what} failed; retrying`, { attempt, waitMs, error: error.message });
-        this.pauseAll();
+      chunkMemory: this.chunkMemory,
+      storedOffsets: this.stored,
+      decodeKnown: (bytes): Decoded | undefined => this.decoder.decodeKnown(bytes),
+      decode: (bytes) => this.decoder.decode(bytes),
+      sendDeadLetters: (letters: DeadLetter[]) => this.dlq.send(letters),
+      commit: async (topic, partition, next) => {
+        await (this.consumer as Consumer).commitOffsets([{ topic, partition, offset: next.toString() }]);
       },
+      failed: () => this.failure !== undefined,
+      waiting: (topic, partition, wait) => this.status.waiting(topic, partition, wait),
+      setLag: (topic, partition, lag) => this.status.setLag(topic, partition, lag),
+      refreshLag: (topic, partition, position) =>
+        this.status.refreshLag(this.admin, topic, partition, position),
+    };
+  }
+
+  /**
+   * What the runner is doing, for GET /health (see RunnerStatus): ok unless it failed or
+   * stopped, a partition waits longer than the stall limit, or it is out of the group that long.
+   */
+  health(): Health {
+    return this.status.health({
+      sink: this.options.sink.name,
+      group: this.options.group,
+      paused: this.consumer?.paused() ?? [],
+      failure: this.failure,
     });
   }
 
-  private pauseAll(): void {
-    if (this.paused || !this.consumer) return;
-    this.paused = true;
-    this.consumer.pause(this.options.topics.map((topic) => ({ topic })));
-  }
-
-  private resumeAll(): void {
-    if (!this.paused || !this.consumer) return;
-    this.paused = false;
-    this.consumer.resume(this.options.topics.map((topic) => ({ topic })));
+  /**
+   * One start step against a service: retried while the failure is retriable, for at most
+   * startTimeoutMs, then a ServiceError (exit 5) naming the service; fatal errors at once.
+   */
+  private async startStep<T>(service: string, what: string, hint: string, fn: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + (this.options.startTimeoutMs ?? START_TIMEOUT_MS);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (error) {
+        const decision = decide(error);
+        if (decision.action === 'stop') throw decision.error.code === 'INTERNAL' ? error : decision.error;
+        const message = (error as Error).message;
+        if (Date.now() >= deadline || this.stopping.signal.aborted)
+          throw new ServiceError(service, `cannot be reached at start (${what}): ${message}`, {
+            code: 'UNREACHABLE',
+            hint,
+            cause: error,
+          });
+        const waitMs = Math.min(backoffMs(attempt, this.policy), Math.max(0, deadline - Date.now()));
+        this.options.log.warn(`${what}: ${service} is not reachable yet; retrying`, {
+          attempt: attempt + 1,
+          waitMs,
+          error: message,
+        });
+        await sleep(waitMs, this.stopping.signal);
+      }
+    }
   }
 
   async start(): Promise<void> {
-    const { config, sink, log, topics, group } = this.options;
-    const admin = this.kafka.admin();
-    await admin.connect();
+    this.starting = true;
     try {
-      await ensureDeadLetterTopic(admin, config, this.dlq.topic);
-      await this.dlq.connect();
-      const existing = new Set(await admin.listTopics());
-      const missing = topics.filter((t) => !existing.has(t));
-      if (missing.length > 0)
-        log.warn('topics do not exist yet; they are consumed once created', { missing });
+      await this.connect();
+    } catch (error) {
+      // Close what did start, so a failed start ends the process instead of holding it.
+      this.stopping.abort();
+      await this.close();
+      throw error;
     } finally {
-      await admin.disconnect();
+      this.starting = false;
     }
-    await this.retry(`connecting ${sink.name}`, () => sink.connect());
+  }
 
-    const { batchMaxBytes, batchMaxWaitMs, memoryBytes, concurrency } = config.sink;
+  private async connect(): Promise<void> {
+    const { config, sink, log, topics, group } = this.options;
+    const kafkaHint = `is Kafka running (chatstream stack status)? check CHATSTREAM_KAFKA_BROKERS (${config.kafka.brokers.join(',')})`;
+    this.admin = await this.startStep('kafka', 'connecting', kafkaHint, async () => {
+      const admin = this.kafka.admin();
+      try {
+        await admin.connect();
+      } catch (error) {
+        await admin.disconnect().catch(() => {});
+        throw error;
+      }
+      return admin;
+    });
+    const admin = this.admin;
+    await this.startStep('kafka', 'creating the dead-letter topic', kafkaHint, () =>
+      ensureDeadLetterTopic(admin, config, this.dlq.topic),
+    );
+    await this.startStep('kafka', 'connecting the dead-letter producer', kafkaHint, () => this.dlq.connect());
+    await this.waitForTopics(admin, kafkaHint);
+    await this.startStep(
+      sink.name,
+      `connecting to ${sink.name}`,
+      `is ${sink.name} running and reachable (chatstream stack status)? check its settings (CHATSTREAM_${sink.name.toUpperCase()}_*)`,
+      () => sink.connect(),
+    );
+
+    const { batchMaxBytes, batchMaxWaitMs, memoryBytes, concurrency, sessionTimeoutMs } = config.sink;
     // The memory budget: half for decoded chunks in flight; the fetch gets 1/16 of it in bytes,
     // because kafkajs holds each fetched message as objects of ~300 bytes plus its data (for
     // small records ~6x their size, and a second fetch may be in flight).
     const fetchBytes = Math.max(64 * 1024, Math.floor(memoryBytes / 16));
-    this.consumer = this.kafka.consumer({
+    const consumer = this.kafka.consumer({
       groupId: group,
-      sessionTimeout: config.sink.sessionTimeoutMs,
-      heartbeatInterval: 3_000,
+      sessionTimeout: sessionTimeoutMs,
+      heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeoutMs / 3)),
       minBytes: Math.min(1024 * 1024, batchMaxBytes, fetchBytes),
       maxWaitTimeInMs: batchMaxWaitMs,
       maxBytesPerPartition: Math.min(batchMaxBytes, fetchBytes),
       maxBytes: fetchBytes,
     });
-    this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (event) => {
       this.stored.clear();
+      this.status.assigned(event.payload.memberAssignment);
       log.info('partitions assigned', { group, assignment: event.payload.memberAssignment });
     });
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topics, fromBeginning: config.sink.fromBeginning });
-    await this.consumer.run({
+    consumer.on(consumer.events.REBALANCING, () => this.status.set('rebalancing'));
+    consumer.on(consumer.events.CRASH, (event) => {
+      const { error, restart } = event.payload;
+      if (this.stopping.signal.aborted) return;
+      if (restart) {
+        this.status.set('restarting');
+        log.warn('the Kafka consumer crashed; kafkajs restarts it', {
+          error: error.message,
+          type: kafkaType(error),
+        });
+        return;
+      }
+      this.fail(fatalOf(error, 'the Kafka consumer stopped'));
+    });
+    await this.startStep('kafka', 'joining the consumer group', kafkaHint, async () => {
+      await consumer.connect();
+      await consumer.subscribe({ topics, fromBeginning: config.sink.fromBeginning });
+    });
+    await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: concurrency,
       eachBatch: (payload) => this.handle(payload),
     });
+    // kafkajs reports a failed first join through CRASH (handled above), not by rejecting.
+    if (this.failure) throw this.failure;
     log.info('sink running', { sink: sink.name, group, topics: topics.length });
   }
 
-  private async handle({ batch, resolveOffset, heartbeat, isStale }: EachBatchPayload): Promise<void> {
-    const { sink, group, config } = this.options;
-    const { topic, partition } = batch;
-    const tp = `${topic}:${partition}`;
-    if (!this.stored.has(tp)) {
-      this.stored.set(
-        tp,
-        await this.retry(
-          'reading stored offsets',
-          () => sink.storedOffset(group, topic, partition),
-          heartbeat,
-        ),
+  /** Subscribing needs the topics: wait for missing ones to be created ("consumed once created"). */
+  private async waitForTopics(admin: Admin, hint: string): Promise<void> {
+    const { topics, log } = this.options;
+    let warned = 0;
+    for (;;) {
+      const existing = new Set(
+        await this.startStep('kafka', 'listing topics', hint, () => admin.listTopics()),
       );
+      const missing = topics.filter((t) => !existing.has(t));
+      if (missing.length === 0) return;
+      if (Date.now() - warned > 30_000) {
+        log.warn('topics do not exist yet; waiting for them to be created', { missing });
+        warned = Date.now();
+      }
+      await sleep(2000, this.stopping.signal);
+      if (this.stopping.signal.aborted)
+        throw new ServiceError('kafka', `stopped while waiting for topics ${missing.join(', ')}`, {
+          code: 'INTERRUPTED',
+        });
     }
-    const floor = this.stored.get(tp);
-    // Decoded records are held one chunk at a time: memory follows the chunk, not the fetch.
-    let chunk: SinkRecord[] = [];
-    let chunkBytes = 0;
-    let chunkMemory = 0;
-    let letters: DeadLetter[] = [];
-    /** Records read since the last flush (counted here, added to the metric once per chunk). */
-    let read = 0;
-    /** The last offset fully handled (written, dead-lettered or already in the sink). */
-    let handled: bigint | undefined;
-    let committed: bigint | undefined;
+  }
 
-    /**
-     * Writes the chunk, sends the dead letters, commits everything handled so far and
-     * heartbeats — so a rebalance (the heartbeat throws) ends the batch with nothing lost.
-     */
-    const flush = async (): Promise<boolean> => {
-      if (read > 0) this.m.recordsIn.inc({ topic }, read);
-      read = 0;
-      if (isStale()) return false; // the partition moved to another member: commit nothing
-      if (chunk.length > 0) {
-        const part = chunk;
-        chunk = [];
-        chunkBytes = 0;
-        chunkMemory = 0;
-        const started = process.hrtime.bigint();
-        const result = await this.retry(
-          `writing to ${sink.name}`,
-          () => sink.writeBatch({ group, topic, partition, records: part }),
-          heartbeat,
-        );
-        this.resumeAll();
-        this.m.flushSeconds.observe({ topic }, Number(process.hrtime.bigint() - started) / 1e9);
-        this.m.batches.inc({ topic });
-        this.m.recordsOut.inc({ topic }, part.length - result.rejected.length);
-        for (const { record, reason } of result.rejected) {
-          letters.push({
-            kind: 'bad_data',
-            reason,
-            headers: origin(topic, partition, record.offset),
-            ...original(batch.messages, record.offset),
-          });
-        }
-        this.stored.set(tp, (part.at(-1) as SinkRecord).offset);
-      }
-      if (letters.length > 0) {
-        const sending = letters;
-        letters = [];
-        await this.retry('sending dead letters', () => this.dlq.send(sending), heartbeat);
-        for (const [kind, count] of countByKind(sending)) this.m.deadLetters.inc({ topic, kind }, count);
-        this.options.log.warn('records sent to the dead-letter topic', {
-          topic,
-          partition,
-          count: sending.length,
-          first: sending[0]?.reason,
-        });
-      }
-      if (handled !== undefined && handled !== committed && !isStale()) {
-        const upTo = handled;
-        resolveOffset(upTo.toString());
-        await this.retry(
-          'committing offsets',
-          () =>
-            (this.consumer as Consumer).commitOffsets([{ topic, partition, offset: (upTo + 1n).toString() }]),
-          heartbeat,
-        );
-        committed = upTo;
-        this.m.lag.set({ topic, partition }, Math.max(0, Number(batch.highWatermark) - Number(upTo) - 1));
-      }
-      await heartbeat();
-      return true;
-    };
-
-    for (const message of batch.messages) {
-      const offset = BigInt(message.offset);
-      if (floor !== undefined && offset <= floor) {
-        handled = offset;
-        continue;
-      }
-      read += 1;
-      const bytes = message.value?.length ?? 0;
-      if (
-        chunk.length > 0 &&
-        (chunk.length >= config.sink.batchMaxRows ||
-          chunkBytes + bytes > config.sink.batchMaxBytes ||
-          chunkMemory >= this.chunkMemory)
-      ) {
-        if (!(await flush())) return;
-      }
-      try {
-        const decoded =
-          this.decoder.decodeKnown(message.value) ??
-          (await this.retry('fetching a schema', () => this.decoder.decode(message.value), heartbeat));
-        chunk.push({
-          topic,
-          partition,
-          offset,
-          timestamp: Number(message.timestamp),
-          key: message.key ? message.key.toString('utf8') : null,
-          value: decoded.value,
-          schemaId: decoded.schema.id,
-          schema: decoded.schema.schema,
-          bytes,
-        });
-        chunkBytes += bytes;
-        chunkMemory += decodedSize(bytes);
-      } catch (error) {
-        if (!(error instanceof PoisonError)) throw error;
-        letters.push({
-          key: message.key,
-          value: message.value,
-          kind: error.kind,
-          reason: error.message,
-          headers: origin(topic, partition, offset),
-        });
-      }
-      handled = offset;
+  private async handle(payload: EachBatchPayload): Promise<void> {
+    if (this.failure) return;
+    const { topic, partition } = payload.batch;
+    try {
+      await new BatchWork(this.host, payload).run();
+    } catch (error) {
+      if (error instanceof EndBatch) return;
+      const decision = decide(error);
+      // kafkajs rejoins the group when it sees its own rebalance error (by its type).
+      if (decision.action === 'rejoin') throw rejoinError(error);
+      if (decision.action === 'stop') return this.fail(decision.error);
+      if (this.stopping.signal.aborted) return; // a retry cut short by stop(): commit nothing more
+      this.fail(fatalOf(error, 'unexpected in the sink runner'));
+    } finally {
+      this.status.waiting(topic, partition, undefined);
     }
-    await flush();
+  }
+
+  /** Stops on a fatal error: nothing more is written or committed; then onFatal. */
+  private fail(error: ChatstreamError): void {
+    if (this.failure) return;
+    this.failure = error;
+    this.status.set('failed');
+    this.options.log.error(`the sink stops: ${error.message}`, {
+      code: error.code,
+      exitCode: error.exitCode,
+      hint: error.hint,
+      cause: error.cause instanceof Error ? describeError(error.cause) : undefined,
+    });
+    this.stopping.abort();
+    if (this.starting) return; // start() rejects with it
+    void this.close().then(() => {
+      this.rejectFailed(error);
+      (this.options.onFatal ?? exitOnFatal)(error);
+    });
+  }
+
+  /** Closes the consumer (after the batch in flight), the dead-letter producer, the admin and the sink; once. */
+  private close(): Promise<void> {
+    this.closing ??= (async () => {
+      await bounded(this.consumer?.disconnect(), CLOSE_CONSUMER_MS);
+      await bounded(this.dlq.close(), CLOSE_CLIENT_MS);
+      await bounded(this.admin?.disconnect(), CLOSE_CLIENT_MS);
+      await bounded(this.options.sink.close(), CLOSE_CLIENT_MS);
+    })();
+    return this.closing;
   }
 
   /** Stops consuming after the batch in flight is written and committed, then closes the sink. */
   async stop(): Promise<void> {
     this.stopping.abort();
-    await this.consumer?.disconnect();
-    await this.dlq.close();
-    await this.options.sink.close();
+    this.status.set('stopping');
+    await this.close();
+    this.status.set('stopped');
   }
 }
 
-/** The original key and value bytes of a record, for its dead letter. */
-function original(
-  messages: EachBatchPayload['batch']['messages'],
-  offset: bigint,
-): { key: Buffer | null; value: Buffer | null } {
-  const message = messages.find((m) => BigInt(m.offset) === offset);
-  return { key: message?.key ?? null, value: message?.value ?? null };
+/** The error in the chain that carries kafkajs's type, as kafkajs's runner tests it. */
+function rejoinError(error: unknown): unknown {
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 5; depth++) {
+    if (typeof (current as { type?: unknown }).type === 'string') return current;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return error;
 }

@@ -32,17 +32,34 @@ export interface AvroRecordSchema {
   fields: { name: string; type: unknown; default?: unknown; doc?: string }[];
 }
 
+/** A record the sink refused as bad data, with the reason (it goes to the dead-letter topic). */
+export interface Rejected {
+  record: SinkRecord;
+  reason: string;
+}
+
 /** Records of one topic-partition, in offset order. */
 export interface Batch {
   group: string;
   topic: string;
   partition: number;
   records: SinkRecord[];
+  /**
+   * Sends rejected records to the dead-letter topic and resolves once the broker has them.
+   * A sink that rejects records calls it before it stores the offset that covers them (e.g.
+   * before its offsets insert, or inside the transaction before COMMIT), so no crash can leave
+   * a stored offset past a dead letter that was never sent. It may be called more than once;
+   * a record is sent once. Set by the runner (absent when a test calls writeBatch directly).
+   */
+  deadLetter?: (rejected: Rejected[]) => Promise<void>;
 }
 
 export interface WriteResult {
-  /** Records the sink refused as bad data: they go to the dead letter with the reason. */
-  rejected: { record: SinkRecord; reason: string }[];
+  /**
+   * Every record the sink refused as bad data, whether or not it went through
+   * `batch.deadLetter` already (the runner sends the others before it commits).
+   */
+  rejected: Rejected[];
 }
 
 export interface Sink {
@@ -55,7 +72,10 @@ export interface Sink {
   storedOffset(group: string, topic: string, partition: number): Promise<bigint | undefined>;
   /**
    * Persists the records and the batch's last offset; resolves only when both are durable.
-   * Throws a RetriableError when trying again later can help; any other error stops the runner.
+   * Throws a RetriableError when trying again later can help; a PoisonError when the records
+   * hold bad data (the runner halves the batch until the bad rows are found and dead-letters
+   * them); a FatalError (exit 3 for credentials or settings) to stop the runner with its
+   * message. Anything else is a bug: the runner stops with exit 1.
    */
   writeBatch(batch: Batch): Promise<WriteResult>;
   close(): Promise<void>;

@@ -88,6 +88,7 @@ export const sinkCommand: Command = {
       port,
       host: ctx.config.sink.metricsHost,
       setting: fromFlag ? '--metrics-port' : 'CHATSTREAM_SINK_METRICS_PORT',
+      health: () => runner.health(),
     });
     const address = server.address();
     log.info('metrics', {
@@ -97,8 +98,13 @@ export const sinkCommand: Command = {
     // subscribing to topics that a producer has not created yet.
     if (!ctx.flags.topics && !ctx.config.sink.topics)
       await withAdmin(ctx.config, (admin) => ensureTopics(admin, ctx.config, RECORD_KINDS));
-    await runner.start();
-    await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
+    try {
+      await runner.start();
+    } catch (error) {
+      server.close(); // nothing may keep the process alive after a failed start
+      throw error;
+    }
+    await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM'), runner.failed]);
     log.info('stopping: finishing the batch in flight');
     await runner.stop();
     server.close();

@@ -61,6 +61,7 @@ export const startCommand: Command = {
       log: sinkLog,
       topics: sinkTopics(config),
       group: config.sink.group ?? 'chatstream-sink-clickhouse',
+      onFatal: () => {}, // runner.failed stops the pipeline gracefully below
     });
     // What has started is stopped again if a later part cannot start (a port taken, …), so
     // the process ends with the error instead of running half a pipeline.
@@ -81,6 +82,7 @@ export const startCommand: Command = {
           port: config.sink.metricsPort,
           host: config.sink.metricsHost,
           setting: 'CHATSTREAM_SINK_METRICS_PORT',
+          health: () => runner.health(),
         }),
       async (server) => server.close(),
     );
@@ -161,6 +163,7 @@ export const startCommand: Command = {
       log.error(`the ${source} stopped`, { error: (error as Error).message });
       stop.abort();
     };
+    runner.failed.catch(stopOn('ClickHouse sink'));
     freshchat.done.catch(stopOn('Freshchat producer'));
     purechat.failed.catch(stopOn('Pure Chat collector'));
     let unhealthy = new Set<string>();

@@ -28,6 +28,7 @@ export const BAD_DATA_CODES = new Map<number, string>([
 export const FATAL_CODES = new Map<number, string>([
   [192, 'UNKNOWN_USER'],
   [193, 'WRONG_PASSWORD'],
+  [194, 'REQUIRED_PASSWORD'],
   [497, 'ACCESS_DENIED'],
   [516, 'AUTHENTICATION_FAILED'],
 ]);

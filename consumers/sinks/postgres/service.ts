@@ -4,7 +4,7 @@
  * retriable, authentication and permission errors stop the sink with the message.
  */
 import pg from 'pg';
-import { isNetworkError, PoisonError, RetriableError } from '../../../core/errors.ts';
+import { EXIT, FatalError, isNetworkError, PoisonError, RetriableError } from '../../../core/errors.ts';
 import type { SinkConfig } from '../../config.ts';
 
 /** SQLSTATE class (first two characters) → decision. */
@@ -21,7 +21,12 @@ export function classifyPg(error: unknown): Error {
     const cls = code.slice(0, 2);
     if (BAD_DATA_CLASSES.has(cls)) return new PoisonError('bad_data', `PostgreSQL ${code}: ${message}`);
     if (FATAL_CLASSES.has(cls) || code === '42501')
-      return new Error(`PostgreSQL ${code}: ${message}; check CHATSTREAM_POSTGRES_URL`);
+      return new FatalError(`PostgreSQL ${code}: ${message}`, {
+        code: 'POSTGRES_REFUSED',
+        exitCode: EXIT.config,
+        hint: 'check CHATSTREAM_POSTGRES_URL (user, password, database)',
+        cause: error,
+      });
     if (RETRIABLE_CLASSES.has(cls) || SCHEMA_CHANGED.has(code))
       return new RetriableError(`PostgreSQL ${code}: ${message}`, { cause: error });
     return new Error(`PostgreSQL ${code}: ${message}`);

@@ -1,0 +1,390 @@
+/**
+ * One fetched batch of one topic-partition, start to end: skip what the sink already stored,
+ * decode (poison → dead letter), write in chunks, and commit — with the rules that make it safe:
+ *  - a dead letter is acknowledged by the broker before any write that stores an offset
+ *    covering it, and before any commit covering it (so a crash at any point re-sends it at
+ *    worst, and never skips it);
+ *  - every wait (a retry's back-off, a long write, a dead-letter send, a commit) heartbeats at
+ *    least once a second, so the group keeps the partition however long the write takes; a
+ *    heartbeat that reports a rebalance ends the batch at once, without committing;
+ *  - nothing is paused: a waiting batch holds its own fetch (kafkajs fetches from a broker again
+ *    only when every batch of its previous fetch is done), which bounds memory, and there is
+ *    nothing to resume when the wait ends however it ends;
+ *  - a PoisonError from a write isolates the bad rows by halving; each bad row is a dead letter.
+ * Work is linear in the batch: rejected rows find their original bytes through one map.
+ */
+import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
+import { PoisonError } from '../../core/errors.ts';
+import type { Logger } from '../../core/log.ts';
+import { backoffMs, type RetryPolicy, sleep } from '../../core/retry.ts';
+import type { DeadLetter } from '../../kafka/dead-letters.ts';
+import type { SinkConfig } from '../config.ts';
+import type { Decoded } from '../decoder.ts';
+import type { Batch, Sink, SinkRecord, WriteResult } from '../sink.ts';
+import type { SinkMetrics } from '../sink-metrics.ts';
+import { decide, EndBatch, isRejoin } from './decisions.ts';
+import { sendLetters } from './letters.ts';
+
+/** How often a batch heartbeats while it waits (kafkajs sends at most one per heartbeatInterval). */
+export const HEARTBEAT_TICK_MS = 1000;
+
+/**
+ * Estimated memory of one decoded record in flight (its object, the SinkRecord, the row the
+ * sink builds): measured here at about 16× the Avro bytes plus a fixed 512 bytes.
+ */
+export function decodedSize(avroBytes: number): number {
+  return 512 + 16 * avroBytes;
+}
+
+/** A partition waiting on a retriable failure, for /health. */
+export interface Wait {
+  topic: string;
+  partition: number;
+  what: string;
+  since: number;
+  attempts: number;
+  error: string;
+}
+
+/** What a batch needs from its runner. */
+export interface BatchHost {
+  readonly sink: Sink;
+  readonly group: string;
+  readonly config: SinkConfig;
+  readonly log: Logger;
+  readonly m: SinkMetrics;
+  readonly policy: RetryPolicy;
+  /** Aborted when the runner stops (gracefully or on a fatal error). */
+  readonly signal: AbortSignal;
+  /** Estimated memory one chunk of decoded records may take. */
+  readonly chunkMemory: number;
+  /** Offsets the sink holds, per topic:partition (cleared on every assignment). */
+  readonly storedOffsets: Map<string, bigint | undefined>;
+  decodeKnown(bytes: Buffer | null): Decoded | undefined;
+  decode(bytes: Buffer | null): Promise<Decoded>;
+  /** One send to the dead-letter topic (resolves when the broker acknowledged it). */
+  sendDeadLetters(letters: DeadLetter[]): Promise<void>;
+  commit(topic: string, partition: number, next: bigint): Promise<void>;
+  /** True once the runner stopped on a fatal error: batches end without committing more. */
+  failed(): boolean;
+  waiting(topic: string, partition: number, wait: Wait | undefined): void;
+  setLag(topic: string, partition: number, lag: bigint): void;
+  /** Re-reads the partition's end while a batch waits (throttled, best effort). */
+  refreshLag(topic: string, partition: number, position: bigint): void;
+}
+
+/** Where a sink's dead letter came from, as headers. */
+function origin(topic: string, partition: number, offset: bigint): Record<string, string> {
+  return { 'dlq.topic': topic, 'dlq.partition': String(partition), 'dlq.offset': String(offset) };
+}
+
+export class BatchWork {
+  private readonly host: BatchHost;
+  private readonly payload: EachBatchPayload;
+  private readonly topic: string;
+  private readonly partition: number;
+  private readonly tp: string;
+  private readonly highWatermark: bigint;
+  /** Aborted when a heartbeat reports a rebalance (or the runner stops). */
+  private readonly abort = new AbortController();
+  private readonly signal: AbortSignal;
+  private rejoin: unknown;
+  private beatInFlight = false;
+  private floor: bigint | undefined;
+  private chunk: SinkRecord[] = [];
+  private chunkBytes = 0;
+  private chunkMemory = 0;
+  private pending: DeadLetter[] = [];
+  /** Records read since the last flush (added to the metric once per chunk). */
+  private read = 0;
+  /** The last offset fully handled (written, dead-lettered or already in the sink). */
+  private handled: bigint | undefined;
+  private committed: bigint | undefined;
+  private byOffset: Map<string, KafkaMessage> | undefined;
+
+  constructor(host: BatchHost, payload: EachBatchPayload) {
+    this.host = host;
+    this.payload = payload;
+    this.topic = payload.batch.topic;
+    this.partition = payload.batch.partition;
+    this.tp = `${this.topic}:${this.partition}`;
+    this.highWatermark = BigInt(payload.batch.highWatermark);
+    this.signal = AbortSignal.any([host.signal, this.abort.signal]);
+  }
+
+  async run(): Promise<void> {
+    const { messages } = this.payload.batch;
+    const first = messages[0];
+    if (!first) return;
+    this.host.setLag(this.topic, this.partition, this.highWatermark - BigInt(first.offset));
+    this.checkpoint();
+    this.floor = await this.storedOffset();
+    const { batchMaxRows, batchMaxBytes } = this.host.config.sink;
+    for (const message of messages) {
+      // Stopping: write and commit what is decoded, leave the rest for the next owner.
+      if (this.host.signal.aborted) break;
+      const offset = BigInt(message.offset);
+      if (this.floor !== undefined && offset <= this.floor) {
+        this.handled = offset;
+        continue;
+      }
+      const bytes = message.value?.length ?? 0;
+      if (
+        this.chunk.length > 0 &&
+        (this.chunk.length >= batchMaxRows ||
+          this.chunkBytes + bytes > batchMaxBytes ||
+          this.chunkMemory >= this.host.chunkMemory)
+      )
+        await this.flush();
+      this.read += 1;
+      await this.decode(message, offset, bytes);
+      this.handled = offset;
+    }
+    await this.flush();
+  }
+
+  /** Throws when the batch must end now: the runner failed, or the group is rebalancing. */
+  private checkpoint(): void {
+    if (this.host.failed()) throw new EndBatch('the runner stopped on a fatal error');
+    if (this.rejoin !== undefined) throw this.rejoin;
+  }
+
+  private checkStale(): void {
+    // The partition moved to another member: commit nothing (its stored offsets make the
+    // new owner skip what was written).
+    if (this.payload.isStale()) throw new EndBatch('the partition moved to another member');
+  }
+
+  private async storedOffset(): Promise<bigint | undefined> {
+    const { storedOffsets, sink, group } = this.host;
+    if (!storedOffsets.has(this.tp))
+      storedOffsets.set(
+        this.tp,
+        await this.op('reading stored offsets', () => sink.storedOffset(group, this.topic, this.partition)),
+      );
+    return storedOffsets.get(this.tp);
+  }
+
+  private async decode(message: KafkaMessage, offset: bigint, bytes: number): Promise<void> {
+    try {
+      const decoded =
+        this.host.decodeKnown(message.value) ??
+        (await this.op('fetching a schema', () => this.host.decode(message.value)));
+      this.chunk.push({
+        topic: this.topic,
+        partition: this.partition,
+        offset,
+        timestamp: Number(message.timestamp),
+        key: message.key ? message.key.toString('utf8') : null,
+        value: decoded.value,
+        schemaId: decoded.schema.id,
+        schema: decoded.schema.schema,
+        bytes,
+      });
+      this.chunkBytes += bytes;
+      this.chunkMemory += decodedSize(bytes);
+    } catch (error) {
+      if (!(error instanceof PoisonError)) throw error;
+      this.pending.push(this.letter(offset, error.kind, error.message, message));
+    }
+  }
+
+  private letter(offset: bigint, kind: string, reason: string, message?: KafkaMessage): DeadLetter {
+    if (!message) {
+      this.byOffset ??= new Map(this.payload.batch.messages.map((m) => [m.offset, m]));
+      message = this.byOffset.get(offset.toString());
+    }
+    return {
+      key: message?.key ?? null,
+      value: message?.value ?? null,
+      kind,
+      reason,
+      headers: origin(this.topic, this.partition, offset),
+    };
+  }
+
+  /** Writes the chunk, sends the dead letters, commits everything handled so far. */
+  private async flush(): Promise<void> {
+    if (this.read > 0) this.host.m.recordsIn.inc({ topic: this.topic }, this.read);
+    this.read = 0;
+    this.checkpoint();
+    this.checkStale();
+    if (this.chunk.length > 0) {
+      const part = this.chunk;
+      this.chunk = [];
+      this.chunkBytes = 0;
+      this.chunkMemory = 0;
+      await this.write(part);
+    }
+    await this.sendPending();
+    await this.commit();
+    await this.beat();
+    this.checkpoint();
+  }
+
+  /** Writes records (their dead letters first); a PoisonError halves them until the bad rows are found. */
+  private async write(records: SinkRecord[]): Promise<void> {
+    await this.sendPending();
+    this.checkpoint();
+    const { sink, group, m } = this.host;
+    const acknowledged = new Set<bigint>();
+    const batch: Batch = {
+      group,
+      topic: this.topic,
+      partition: this.partition,
+      records,
+      deadLetter: async (rejected) => {
+        const fresh = rejected.filter((r) => !acknowledged.has(r.record.offset));
+        for (const r of fresh) acknowledged.add(r.record.offset);
+        await this.send(fresh.map((r) => this.letter(r.record.offset, 'bad_data', r.reason)));
+      },
+    };
+    const started = process.hrtime.bigint();
+    let result: WriteResult;
+    try {
+      result = await this.op(`writing to ${sink.name}`, () => sink.writeBatch(batch));
+    } catch (error) {
+      if (!(error instanceof PoisonError)) throw error;
+      if (records.length === 1) {
+        const [record] = records as [SinkRecord];
+        this.pending.push(this.letter(record.offset, error.kind, error.message));
+        await this.sendPending();
+        return;
+      }
+      const half = Math.ceil(records.length / 2);
+      this.host.log.debug('a write was refused as bad data; halving it to find the bad rows', {
+        topic: this.topic,
+        partition: this.partition,
+        records: records.length,
+        error: error.message,
+      });
+      await this.write(records.slice(0, half));
+      await this.write(records.slice(half));
+      return;
+    }
+    m.flushSeconds.observe({ topic: this.topic }, Number(process.hrtime.bigint() - started) / 1e9);
+    m.batches.inc({ topic: this.topic });
+    m.recordsOut.inc({ topic: this.topic }, records.length - result.rejected.length);
+    for (const { record, reason } of result.rejected)
+      if (!acknowledged.has(record.offset)) this.pending.push(this.letter(record.offset, 'bad_data', reason));
+    this.host.storedOffsets.set(this.tp, (records.at(-1) as SinkRecord).offset);
+    // Rejected rows the sink did not hand over before storing its offset: send them before the commit.
+    await this.sendPending();
+  }
+
+  private async sendPending(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const letters = this.pending;
+    this.pending = [];
+    await this.send(letters);
+  }
+
+  /** Sends letters in bounded chunks, each retried until acknowledged. */
+  private async send(letters: DeadLetter[]): Promise<void> {
+    if (letters.length === 0) return;
+    await sendLetters(letters, (chunk) =>
+      this.op('sending dead letters', () => this.host.sendDeadLetters(chunk)),
+    );
+    const counts = new Map<string, number>();
+    for (const { kind } of letters) counts.set(kind, (counts.get(kind) ?? 0) + 1);
+    for (const [kind, count] of counts) this.host.m.deadLetters.inc({ topic: this.topic, kind }, count);
+    this.host.log.warn('records sent to the dead-letter topic', {
+      topic: this.topic,
+      partition: this.partition,
+      count: letters.length,
+      first: letters[0]?.reason,
+    });
+  }
+
+  private async commit(): Promise<void> {
+    if (this.handled === undefined || this.handled === this.committed) return;
+    this.checkStale();
+    const upTo = this.handled;
+    this.payload.resolveOffset(upTo.toString());
+    await this.op('committing offsets', () => this.host.commit(this.topic, this.partition, upTo + 1n));
+    this.committed = upTo;
+    this.host.setLag(this.topic, this.partition, this.highWatermark - upTo - 1n);
+  }
+
+  /**
+   * Runs fn, heartbeating while it runs; retries what is retriable (backing off, heartbeating,
+   * telling /health), and throws anything else for the caller to decide.
+   */
+  private async op<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    let since: number | undefined;
+    for (let attempt = 0; ; attempt++) {
+      this.checkpoint();
+      try {
+        const result = await this.beating(fn);
+        if (since !== undefined) this.host.waiting(this.topic, this.partition, undefined);
+        return result;
+      } catch (error) {
+        if (this.rejoin !== undefined) throw this.rejoin;
+        if (decide(error).action !== 'retry' || this.host.signal.aborted) throw error;
+        since ??= Date.now();
+        const waitMs = backoffMs(attempt, this.host.policy);
+        const message = (error as Error).message;
+        this.host.m.retries.inc({ sink: this.host.sink.name });
+        this.host.log.warn(`${what} failed; retrying`, {
+          topic: this.topic,
+          partition: this.partition,
+          attempt: attempt + 1,
+          waitMs,
+          error: message,
+        });
+        this.host.waiting(this.topic, this.partition, {
+          topic: this.topic,
+          partition: this.partition,
+          what,
+          since,
+          attempts: attempt + 1,
+          error: message,
+        });
+        await this.pause(waitMs);
+      }
+    }
+  }
+
+  /** Waits ms (less when the batch must end), heartbeating and re-reading the lag meanwhile. */
+  private async pause(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    const position = this.committed === undefined ? undefined : this.committed + 1n;
+    while (Date.now() < until && !this.signal.aborted) {
+      await sleep(Math.min(HEARTBEAT_TICK_MS, until - Date.now()), this.signal);
+      await this.beat();
+      const first = this.payload.batch.messages[0];
+      if (first) this.host.refreshLag(this.topic, this.partition, position ?? BigInt(first.offset));
+    }
+  }
+
+  private async beating<T>(fn: () => Promise<T>): Promise<T> {
+    const timer = setInterval(() => void this.beat(), HEARTBEAT_TICK_MS);
+    try {
+      return await fn();
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  /** One heartbeat (unless one is in flight); a rebalance ends the batch, other failures wait for the next. */
+  private async beat(): Promise<void> {
+    if (this.beatInFlight || this.rejoin !== undefined) return;
+    this.beatInFlight = true;
+    try {
+      await this.payload.heartbeat();
+    } catch (error) {
+      if (isRejoin(error)) {
+        this.rejoin = error;
+        this.abort.abort();
+      } else {
+        this.host.log.debug('heartbeat failed; trying again at the next one', {
+          topic: this.topic,
+          partition: this.partition,
+          error: (error as Error).message,
+        });
+      }
+    } finally {
+      this.beatInFlight = false;
+    }
+  }
+}
