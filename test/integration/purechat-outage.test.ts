@@ -107,8 +107,7 @@ test('Kafka stopped: 503 + Retry-After; back: every event the snippet retried is
   }
   assert.equal(collector.proc.child.exitCode, null, 'the collector stayed up');
 
-  // The sink starts once Kafka is back: a sink connected through a Kafka outage gives up
-  // today (issue 9, "no listener for the consumer's crash"); this test is about the collector.
+  // The sink starts once Kafka is back (this test is about the collector and the snippet).
   sink = spawnCli(
     [
       'sink',
