@@ -10,9 +10,9 @@
  * record is larger than the broker accepts).
  */
 import type { Kafka, Producer } from 'kafkajs';
-import { EXIT, FatalError, RetriableError } from '../../core/errors.ts';
+import { FatalError, RetriableError } from '../../core/errors.ts';
 import { createProducer } from '../../kafka/client.ts';
-import { chunkBySize, kafkaErrorType, REFUSED, TOO_LARGE, type TopicMessages } from './transactions.ts';
+import { chunkBySize, kafkaRefusal, type TopicMessages } from './transactions.ts';
 
 export class IdempotentWriter {
   private readonly kafka: Kafka;
@@ -40,21 +40,8 @@ export class IdempotentWriter {
   }
 
   private decide(error: unknown, what: string): Error {
-    const type = kafkaErrorType(error);
-    if (type && REFUSED.has(type))
-      return new FatalError(`Kafka refused ${what}: ${type}`, {
-        code: 'KAFKA_REFUSED',
-        exitCode: EXIT.config,
-        hint: 'check the Kafka credentials and the ACLs of this client',
-        cause: error,
-      });
-    if (type && TOO_LARGE.has(type))
-      return new FatalError(`Kafka refused ${what}: ${type}`, {
-        code: 'KAFKA_MESSAGE_TOO_LARGE',
-        exitCode: EXIT.service,
-        hint: "a record is larger than the broker's message.max.bytes / the topic's max.message.bytes",
-        cause: error,
-      });
+    const refused = kafkaRefusal(error, what);
+    if (refused) return refused;
     if (error instanceof FatalError) return error;
     return new RetriableError(`${what}: ${(error as Error).message ?? String(error)}`, { cause: error });
   }

@@ -88,6 +88,29 @@ export function kafkaErrorType(error: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * Kafka refusing us for good: credentials or ACLs (exit 3), or a record larger than the broker
+ * accepts (exit 5). Undefined for anything else. Shared by the transactional and the idempotent writer.
+ */
+export function kafkaRefusal(error: unknown, what: string, client = 'this client'): FatalError | undefined {
+  const type = kafkaErrorType(error);
+  if (type && REFUSED.has(type))
+    return new FatalError(`Kafka refused ${what}: ${type}`, {
+      code: 'KAFKA_REFUSED',
+      exitCode: EXIT.config,
+      hint: `check the Kafka credentials and the ACLs of ${client}`,
+      cause: error,
+    });
+  if (type && TOO_LARGE.has(type))
+    return new FatalError(`Kafka refused ${what}: ${type}`, {
+      code: 'KAFKA_MESSAGE_TOO_LARGE',
+      exitCode: EXIT.service,
+      hint: "a record is larger than the broker's message.max.bytes / the topic's max.message.bytes",
+      cause: error,
+    });
+  return undefined;
+}
+
 export class TransactionalWriter {
   readonly transactionalId: string;
   private readonly kafka: Kafka;
@@ -138,20 +161,8 @@ export class TransactionalWriter {
 
   private decide(error: unknown, what: string): Error {
     const type = kafkaErrorType(error);
-    if (type && REFUSED.has(type))
-      return new FatalError(`Kafka refused ${what}: ${type}`, {
-        code: 'KAFKA_REFUSED',
-        exitCode: EXIT.config,
-        hint: `check the Kafka credentials and the ACLs of this client (transactional id ${this.transactionalId})`,
-        cause: error,
-      });
-    if (type && TOO_LARGE.has(type))
-      return new FatalError(`Kafka refused ${what}: ${type}`, {
-        code: 'KAFKA_MESSAGE_TOO_LARGE',
-        exitCode: EXIT.service,
-        hint: "a record is larger than the broker's message.max.bytes / the topic's max.message.bytes",
-        cause: error,
-      });
+    const refused = kafkaRefusal(error, what, `transactional id ${this.transactionalId}`);
+    if (refused) return refused;
     if (type && FENCED.has(type)) {
       // Our own transaction outlived the transaction timeout and the broker aborted it: start over.
       if (this.transactionStarted > 0 && Date.now() - this.transactionStarted >= this.timeoutMs)
