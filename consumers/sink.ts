@@ -17,8 +17,13 @@ export interface SinkRecord {
   /** Kafka record time, epoch milliseconds. */
   timestamp: number;
   key: string | null;
-  /** The decoded Avro value (avsc record objects; timestamp-millis as epoch ms, unions of null and T unwrapped). */
-  value: Record<string, unknown>;
+  /**
+   * The decoded Avro value (avsc record objects; timestamp-millis as epoch ms, unions of null
+   * and T unwrapped); null for a tombstone (a Kafka record without a value, which deletes its
+   * key on a compacted topic). Only sinks that declare `tombstones` get those; then
+   * `schemaId` is 0 and `schema` is TOMBSTONE_SCHEMA.
+   */
+  value: Record<string, unknown> | null;
   /** Registry id of the writer schema, and the schema itself. */
   schemaId: number;
   schema: AvroRecordSchema;
@@ -31,6 +36,13 @@ export interface AvroRecordSchema {
   name: string;
   fields: { name: string; type: unknown; default?: unknown; doc?: string }[];
 }
+
+/** The schema a tombstone is handed over with: it has no value, so no fields. */
+export const TOMBSTONE_SCHEMA: AvroRecordSchema = Object.freeze({
+  type: 'record',
+  name: 'Tombstone',
+  fields: [],
+}) as AvroRecordSchema;
 
 /** A record the sink refused as bad data, with the reason (it goes to the dead-letter topic). */
 export interface Rejected {
@@ -64,6 +76,11 @@ export interface WriteResult {
 
 export interface Sink {
   readonly name: string;
+  /**
+   * True when the sink writes tombstones (records with a null value, e.g. as deletes in a
+   * latest-per-key view). Otherwise the runner sends them to the dead-letter topic.
+   */
+  readonly tombstones?: boolean;
   connect(): Promise<void>;
   /**
    * The highest offset the sink has stored for a partition of the group, if it keeps offsets

@@ -14,13 +14,13 @@
  * Work is linear in the batch: rejected rows find their original bytes through one map.
  */
 import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
-import { PoisonError } from '../../core/errors.ts';
+import { EXIT, FatalError, PoisonError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { backoffMs, type RetryPolicy, sleep } from '../../core/retry.ts';
 import type { DeadLetter } from '../../kafka/dead-letters.ts';
 import type { SinkConfig } from '../config.ts';
 import type { Decoded } from '../decoder.ts';
-import type { Batch, Sink, SinkRecord, WriteResult } from '../sink.ts';
+import { type Batch, type Sink, type SinkRecord, TOMBSTONE_SCHEMA, type WriteResult } from '../sink.ts';
 import type { SinkMetrics } from '../sink-metrics.ts';
 import { decide, EndBatch, isRejoin } from './decisions.ts';
 import { sendLetters } from './letters.ts';
@@ -119,6 +119,7 @@ export class BatchWork {
     this.host.setLag(this.topic, this.partition, this.highWatermark - BigInt(first.offset));
     this.checkpoint();
     this.floor = await this.storedOffset();
+    if (this.floor !== undefined && this.floor >= this.highWatermark) throw this.staleOffset(this.floor);
     const { batchMaxRows, batchMaxBytes } = this.host.config.sink;
     for (const message of messages) {
       // Stopping: write and commit what is decoded, leave the rest for the next owner.
@@ -165,28 +166,72 @@ export class BatchWork {
     return storedOffsets.get(this.tp);
   }
 
+  /**
+   * The sink holds an offset the partition never reached: the topic was deleted and created
+   * again (or truncated) since the sink wrote it. Trusting it would skip the new records
+   * silently, so the runner stops and says so.
+   */
+  private staleOffset(stored: bigint): FatalError {
+    return new FatalError(
+      `the ${this.host.sink.name} sink has stored offset ${stored} for ${this.tp} (group ${this.host.group}), but the partition ends at offset ${this.highWatermark}: the topic was deleted and created again, or truncated, since the sink wrote it; reading on would skip its records`,
+      {
+        code: 'STORED_OFFSET_BEYOND_END',
+        exitCode: EXIT.config,
+        hint: 'to write the topic from its start, run the sink as a new consumer group (CHATSTREAM_SINK_GROUP); rows already written stay where they are',
+      },
+    );
+  }
+
   private async decode(message: KafkaMessage, offset: bigint, bytes: number): Promise<void> {
+    if (message.value === null) {
+      this.tombstone(message, offset);
+      return;
+    }
     try {
       const decoded =
         this.host.decodeKnown(message.value) ??
         (await this.op('fetching a schema', () => this.host.decode(message.value)));
-      this.chunk.push({
-        topic: this.topic,
-        partition: this.partition,
-        offset,
-        timestamp: Number(message.timestamp),
-        key: message.key ? message.key.toString('utf8') : null,
-        value: decoded.value,
-        schemaId: decoded.schema.id,
-        schema: decoded.schema.schema,
-        bytes,
-      });
-      this.chunkBytes += bytes;
-      this.chunkMemory += decodedSize(bytes);
+      this.push(message, offset, bytes, decoded.value, decoded.schema.id, decoded.schema.schema);
     } catch (error) {
       if (!(error instanceof PoisonError)) throw error;
       this.pending.push(this.letter(offset, error.kind, error.message, message));
     }
+  }
+
+  /**
+   * A record without a value: a delete on a compacted topic. A sink that declares `tombstones`
+   * gets it (with a null value); for any other it is a dead letter, never a crash or a skip.
+   */
+  private tombstone(message: KafkaMessage, offset: bigint): void {
+    if (!this.host.sink.tombstones) {
+      const reason = `a tombstone (null value); the ${this.host.sink.name} sink does not write deletes`;
+      this.pending.push(this.letter(offset, 'tombstone', reason, message));
+      return;
+    }
+    this.push(message, offset, 0, null, 0, TOMBSTONE_SCHEMA);
+  }
+
+  private push(
+    message: KafkaMessage,
+    offset: bigint,
+    bytes: number,
+    value: SinkRecord['value'],
+    schemaId: number,
+    schema: SinkRecord['schema'],
+  ): void {
+    this.chunk.push({
+      topic: this.topic,
+      partition: this.partition,
+      offset,
+      timestamp: Number(message.timestamp),
+      key: message.key ? message.key.toString('utf8') : null,
+      value,
+      schemaId,
+      schema,
+      bytes,
+    });
+    this.chunkBytes += bytes;
+    this.chunkMemory += decodedSize(bytes);
   }
 
   private letter(offset: bigint, kind: string, reason: string, message?: KafkaMessage): DeadLetter {

@@ -42,11 +42,11 @@ export async function produceAvro(
   return id;
 }
 
-/** Produces raw bytes (for poison records). */
+/** Produces raw bytes (for poison records); a null value is a tombstone. */
 export async function produceRaw(
   config: Config,
   topic: string,
-  messages: { key: string; value: Buffer }[],
+  messages: { key: string; value: Buffer | null }[],
 ): Promise<void> {
   const producer = createProducer(createKafka(config, { role: 'test' }));
   await producer.connect();

@@ -55,7 +55,7 @@ test('a value ClickHouse cannot hold (a date out of range) is a dead letter for 
   );
   assert.deepEqual(ids(result), ['at-2200', 'at-far', 'day-1969', 'day-2200', 'day-far']);
   for (const { record: r, reason } of result.rejected) {
-    const field = String(r.value.id).startsWith('day') ? 'day' : 'at';
+    const field = String(r.value?.id).startsWith('day') ? 'day' : 'at';
     assert.match(reason, new RegExp(`field "${field}"`), reason);
     assert.match(reason, /out of range|outside/, reason);
   }
@@ -168,20 +168,10 @@ test('an insert refused for an unknown column is a schema change: the columns ar
       items(from, 10, { score: 1 }).map((v, i) => record(topic, from + i, V2, v)),
     );
   assert.deepEqual((await write2(0)).rejected, []);
-  // Meanwhile the table is dropped and another member creates it again from v1 records.
-  await client.command({ query: `DROP TABLE ${db}.${quoteIdent(`${table}_dedup`)}` });
-  await client.command({ query: `DROP TABLE ${db}.${quoteIdent(table)}` });
-  const v1Member = await connectedSink();
-  assert.deepEqual(
-    (
-      await write(
-        v1Member,
-        topic,
-        items(10, 10).map((v, i) => record(topic, 10 + i, V1, v)),
-      )
-    ).rejected,
-    [],
-  );
+  // Meanwhile the column goes (by hand, or another member's table from older columns): the
+  // table holds v1 columns only. (A table dropped under stored offsets is refused: see
+  // sink-runner-offsets.test.ts.)
+  await client.command({ query: `ALTER TABLE ${db}.${quoteIdent(table)} DROP COLUMN score` });
   assert.equal((await columnsOf(table)).score, undefined, 'the table has v1 columns only');
   // The v2 member believes the table ready for v2: its insert meets an unknown column.
   const again = await write2(20);

@@ -9,134 +9,30 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { request } from 'undici';
-import { type Config, loadConfig } from '../../cli/settings.ts';
-import { SinkRunner } from '../../consumers/runner.ts';
 import type { Batch, Sink, WriteResult } from '../../consumers/sink.ts';
 import { clickhouseSink } from '../../consumers/sinks/clickhouse/index.ts';
-import { quoteIdent, tableName } from '../../consumers/sinks/clickhouse/schema.ts';
 import { type ChatstreamError, RetriableError } from '../../core/errors.ts';
-import { createLogger } from '../../core/log.ts';
 import { serveMetrics } from '../../core/metrics.ts';
-import { withAdmin } from '../../kafka/client.ts';
 import { runCli } from '../helpers/cli.ts';
 import { freePort, uniqueName } from '../helpers/names.ts';
 import { createTopic, produceAvro, produceRaw } from '../helpers/produce.ts';
-import { topicRecords } from '../helpers/topic-records.ts';
+import {
+  base,
+  committed,
+  configFor,
+  items,
+  lettersOf,
+  log,
+  SCHEMA,
+  start,
+  stop,
+  stopRunners,
+  until,
+  visible,
+} from '../helpers/sink-runner-stack.ts';
 
-const base = loadConfig();
-const log = createLogger('test.sink-runner');
-const SCHEMA = {
-  type: 'record',
-  name: 'Item',
-  namespace: 'runner',
-  fields: [
-    { name: 'id', type: 'string' },
-    { name: 'n', type: 'long' },
-  ],
-};
-const items = (from: number, count: number) =>
-  Array.from({ length: count }, (_, i) => ({ id: `i-${from + i}`, n: from + i }));
-
-function configFor(overrides: Partial<Config['sink']> = {}, top: Partial<Config> = {}): Config {
-  return {
-    ...base,
-    ...top,
-    sink: {
-      ...base.sink,
-      batchMaxWaitMs: 200,
-      retryInitialMs: 50,
-      retryMaxMs: 300,
-      deadLetterTopic: uniqueName('dlq'),
-      ...overrides,
-    },
-  };
-}
-
-const runners: SinkRunner[] = [];
-const clickhouse = createClient({
-  url: base.clickhouse.url,
-  username: base.clickhouse.user,
-  password: base.clickhouse.password,
-  log: { level: ClickHouseLogLevel.OFF },
-});
-after(async () => {
-  for (const runner of runners) await runner.stop().catch(() => {});
-  await clickhouse.close();
-});
-
-interface Started {
-  runner: SinkRunner;
-  fatal: ChatstreamError[];
-}
-
-async function start(
-  config: Config,
-  topic: string,
-  group: string,
-  sink?: Sink,
-  extra: object = {},
-): Promise<Started> {
-  const fatal: ChatstreamError[] = [];
-  const runner = new SinkRunner({
-    config,
-    sink: sink ?? clickhouseSink.create({ config, log }),
-    log,
-    topics: [topic],
-    group,
-    onFatal: (error: ChatstreamError) => fatal.push(error),
-    ...extra,
-  });
-  runners.push(runner);
-  await runner.start();
-  return { runner, fatal };
-}
-
-async function stop(runner: SinkRunner): Promise<void> {
-  runners.splice(runners.indexOf(runner), 1);
-  await runner.stop();
-}
-
-async function until(
-  what: string,
-  check: () => Promise<boolean> | boolean,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(200);
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
-
-async function committed(config: Config, group: string, topic: string): Promise<number> {
-  return withAdmin(config, async (admin) => {
-    const [entry] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-    return (entry?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
-  });
-}
-
-async function visible(topic: string): Promise<number> {
-  try {
-    const result = await clickhouse.query({
-      query: `SELECT count() AS c FROM ${quoteIdent(base.clickhouse.database)}.${quoteIdent(`${tableName(topic)}_dedup`)}`,
-      format: 'JSONEachRow',
-    });
-    const [row] = (await result.json()) as { c: string }[];
-    return Number(row?.c ?? 0);
-  } catch {
-    return 0; // not created yet
-  }
-}
-
-/** Dead letters of `topic` in the dead-letter topic (by their `dlq.topic` header). */
-async function lettersOf(config: Config, topic: string) {
-  return (await topicRecords(config, config.sink.deadLetterTopic, { decode: false, settle: false })).filter(
-    (r) => r.headers['dlq.topic'] === topic,
-  );
-}
+after(stopRunners);
 
 /** A ClickHouse sink that "dies" after its first write: that write lands, then every call fails as a crashed process would. */
 class DiesAfterFirstWrite implements Sink {

@@ -115,7 +115,9 @@ export class PostgresSink implements Sink {
         const slice = group.slice(i, i + rowsPerStatement);
         const params: unknown[] = [];
         const tuples = slice.map((record) => {
-          for (const column of columns) params.push(column.convert(record.value[column.name]));
+          // This sink declares no `tombstones`: the runner dead-letters records without a value.
+          const value = record.value ?? {};
+          for (const column of columns) params.push(column.convert(value[column.name]));
           params.push(
             record.topic,
             record.partition,
