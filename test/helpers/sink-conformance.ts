@@ -1,7 +1,8 @@
 /**
  * The conformance suite every sink runs (STYLE.md: one shared compliance check), on real
  * Kafka, the real registry and the sink's real destination: open/close, batches, offsets
- * committed only after the write, crash and redelivery, dead letters, evolution, metrics.
+ * committed only after the write, crash and redelivery, dead letters (refused rows handed over
+ * before their offset is stored), evolution, metrics.
  *
  * A sink supplies a read-back port: how to count what landed (each record once, however often
  * delivered) and how to read one field back.
@@ -11,7 +12,7 @@ import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Config, loadConfig } from '../../cli/settings.ts';
 import { SinkRunner } from '../../consumers/runner.ts';
-import type { Batch, Sink, SinkDefinition } from '../../consumers/sink.ts';
+import type { AvroRecordSchema, Batch, Sink, SinkDefinition, SinkRecord } from '../../consumers/sink.ts';
 import { RetriableError } from '../../core/errors.ts';
 import { createLogger } from '../../core/log.ts';
 import { createKafka, withAdmin } from '../../kafka/client.ts';
@@ -313,6 +314,51 @@ export function sinkConformance(
         new RegExp(`chatstream_sink_dead_letters_total\\{topic="${topic}",kind="undecodable"\\} 2`),
       );
       await stop(runner);
+    });
+
+    test('rows the destination refuses reach batch.deadLetter before any stored offset covers them', async () => {
+      const topic = uniqueName('conf_refused');
+      const group = uniqueName('g');
+      const sink = definition.create({ config, log });
+      await sink.connect();
+      // created_time 1e16 ms is past year 300,000: no destination can hold it.
+      const values = items(0, 8).map((v, i) => (i === 2 || i === 5 ? { ...v, created_time: 1e16 } : v));
+      const records: SinkRecord[] = values.map((value, i) => ({
+        topic,
+        partition: 0,
+        offset: BigInt(i),
+        timestamp: 1_763_800_000_000 + i,
+        key: String(value.id),
+        value,
+        schemaId: 1_000_000 + Math.floor(Math.random() * 1e6),
+        schema: V1 as AvroRecordSchema,
+        bytes: 40,
+      }));
+      // The stored offset when each refused row was first handed over (it may come again).
+      const handed = new Map<bigint, bigint | undefined>();
+      const result = await sink.writeBatch({
+        group,
+        topic,
+        partition: 0,
+        records,
+        deadLetter: async (rejected) => {
+          const storedThen = await sink.storedOffset(group, topic, 0);
+          for (const { record } of rejected)
+            if (!handed.has(record.offset)) handed.set(record.offset, storedThen);
+        },
+      });
+      await sink.close();
+      assert.deepEqual(
+        result.rejected.map((r) => r.record.offset),
+        [2n, 5n],
+      );
+      assert.deepEqual([...handed.keys()].sort(), [2n, 5n], 'every refused row was handed over');
+      for (const [offset, storedThen] of handed)
+        assert.ok(
+          storedThen === undefined || storedThen < offset,
+          `row ${offset} was handed over after offset ${storedThen} was stored`,
+        );
+      assert.equal(await readBack.visible(topic), 6);
     });
 
     test('evolution: v1 then v2 mid-stream adds the field; old records read null, new ones their values', async () => {

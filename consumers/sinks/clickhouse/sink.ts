@@ -223,6 +223,8 @@ export class ClickHouseSink implements Sink {
           this.tables.forget(table);
         }
       }
+      // The offset about to be stored covers the rejected rows: their dead letters go first.
+      if (rejected.length > 0) await batch.deadLetter?.(rejected);
       const last = batch.records.at(-1) as SinkRecord;
       await this.service.insert(`${quoteIdent(this.database)}.${OFFSETS_TABLE}`, [
         {

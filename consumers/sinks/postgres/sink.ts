@@ -144,6 +144,8 @@ export class PostgresSink implements Sink {
     rejected: WriteResult['rejected'],
   ): Promise<void> {
     const table = pgTableName(batch.topic);
+    // This transaction stores an offset past the rows rejected so far: their dead letters go first.
+    if (rejected.length > 0) await batch.deadLetter?.(rejected);
     const client = await this.run(() => this.db.connect());
     let failure: unknown;
     try {
