@@ -54,6 +54,13 @@ export const sinkSettings = {
     description:
       'Consumer group session timeout: how soon the partitions of a sink that died (kill -9) move on.',
   }),
+  startTimeoutMs: setting.int({
+    default: 60_000,
+    min: 1_000,
+    max: 3_600_000,
+    description:
+      'How long each start step (Kafka, the schema registry, the destination) is retried before the sink exits 5 naming the service.',
+  }),
   retryInitialMs: setting.int({
     default: 500,
     min: 1,

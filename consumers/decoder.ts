@@ -9,7 +9,7 @@
  */
 import avro from 'avsc';
 import { request } from 'undici';
-import { isNetworkError, PoisonError, RetriableError } from '../core/errors.ts';
+import { EXIT, FatalError, isNetworkError, PoisonError, RetriableError } from '../core/errors.ts';
 import type { CoreConfig } from '../core/settings.ts';
 import type { AvroRecordSchema } from './sink.ts';
 
@@ -99,6 +99,7 @@ export class Decoder {
     } catch {
       // not JSON (a proxy's page, a wrong URL): retriable below, with the status
     }
+    if (status === 401 || status === 403) throw this.refused(status, body.message ?? text.slice(0, 200));
     if (status === 404 && body.error_code === SCHEMA_NOT_FOUND) throw this.notInRegistry(id);
     if (status !== 200 || typeof body.schema !== 'string')
       throw new RetriableError(
@@ -107,10 +108,48 @@ export class Decoder {
     this.notFound.delete(id);
     if (body.schemaType && body.schemaType !== 'AVRO')
       throw new PoisonError('unknown_schema', `schema id ${id} is ${body.schemaType}, not Avro`);
-    const schema = JSON.parse(body.schema) as AvroRecordSchema;
+    // A schema the registry holds but avsc cannot read is poison for its records, not a bug.
+    let schema: AvroRecordSchema;
+    let type: avro.Type;
+    try {
+      schema = JSON.parse(body.schema) as AvroRecordSchema;
+      type = avro.Type.forSchema(schema as avro.Schema);
+    } catch (error) {
+      throw new PoisonError('unknown_schema', `schema id ${id} cannot be read: ${(error as Error).message}`);
+    }
     if (schema.type !== 'record')
       throw new PoisonError('unknown_schema', `schema id ${id} is not an Avro record`);
-    return { id, schema, type: avro.Type.forSchema(schema as avro.Schema) };
+    return { id, schema, type };
+  }
+
+  /** The registry refused our credentials: no retry helps (exit 3, naming the settings). */
+  private refused(status: number, message: string): FatalError {
+    return new FatalError(`the schema registry at ${this.url} answered ${status}: ${message}`, {
+      code: 'REGISTRY_REFUSED',
+      exitCode: EXIT.config,
+      hint: 'check CHATSTREAM_SCHEMA_REGISTRY_USERNAME and CHATSTREAM_SCHEMA_REGISTRY_PASSWORD',
+    });
+  }
+
+  /**
+   * One request the registry must answer (GET /subjects): a start step, so a registry that is
+   * down or refuses the credentials is found at start, not at the first unknown schema id.
+   */
+  async probe(): Promise<void> {
+    let status: number;
+    let text: string;
+    try {
+      const response = await request(`${this.url}/subjects`, { headers: this.headers });
+      status = response.statusCode;
+      text = await response.body.text();
+    } catch (error) {
+      throw new RetriableError(`schema registry unreachable: ${(error as Error).message}`, { cause: error });
+    }
+    if (status === 401 || status === 403) throw this.refused(status, text.slice(0, 200));
+    if (status !== 200)
+      throw new RetriableError(
+        `schema registry answered ${status} for ${this.url}/subjects: ${text.slice(0, 200)}; check CHATSTREAM_SCHEMA_REGISTRY_URL`,
+      );
   }
 
   /** The writer schema for an id (cached; a failed lookup is not cached, an unknown id is). */

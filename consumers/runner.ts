@@ -46,13 +46,18 @@ export interface RunnerOptions {
    * `failed` rejecting.
    */
   onFatal?: (error: ChatstreamError) => void;
-  /** How long each start step waits for Kafka or the sink's service before exit 5 (default 60 s). */
+  /**
+   * Creates the topics before subscribing (e.g. the catalogue's, with their settings), as a
+   * start step: retried while Kafka is unreachable, exit 5 after the start timeout, exit 3 when
+   * Kafka refuses it.
+   */
+  createTopics?: (admin: Admin) => Promise<unknown>;
+  /** How long each start step waits for its service before exit 5 (default: CHATSTREAM_SINK_START_TIMEOUT_MS). */
   startTimeoutMs?: number;
   /** A partition waiting longer than this makes /health unhealthy (default max(60 s, 2 × retryMaxMs)). */
   stallMs?: number;
 }
 
-const START_TIMEOUT_MS = 60_000;
 /** How long stopping waits for the batch in flight (then for each client) before going on. */
 const CLOSE_CONSUMER_MS = 15_000;
 const CLOSE_CLIENT_MS = 5_000;
@@ -87,7 +92,7 @@ export class SinkRunner {
   private readonly m: SinkMetrics;
   private readonly options: RunnerOptions;
   private readonly kafka: Kafka;
-  private decoder: Pick<Decoder, 'decodeKnown' | 'decode'>;
+  private decoder: Pick<Decoder, 'decodeKnown' | 'decode'> & Partial<Pick<Decoder, 'probe'>>;
   private dlq: Pick<DeadLetterQueue, 'topic' | 'connect' | 'send' | 'close'>;
   private readonly policy: RetryPolicy;
   private consumer?: Consumer;
@@ -173,7 +178,7 @@ export class SinkRunner {
    * startTimeoutMs, then a ServiceError (exit 5) naming the service; fatal errors at once.
    */
   private async startStep<T>(service: string, what: string, hint: string, fn: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + (this.options.startTimeoutMs ?? START_TIMEOUT_MS);
+    const deadline = Date.now() + (this.options.startTimeoutMs ?? this.options.config.sink.startTimeoutMs);
     for (let attempt = 0; ; attempt++) {
       try {
         return await fn();
@@ -229,8 +234,19 @@ export class SinkRunner {
     await this.startStep('kafka', 'creating the dead-letter topic', kafkaHint, () =>
       ensureDeadLetterTopic(admin, config, this.dlq.topic),
     );
+    const { createTopics } = this.options;
+    if (createTopics)
+      await this.startStep('kafka', 'creating the topics', kafkaHint, () => createTopics(admin));
     await this.startStep('kafka', 'connecting the dead-letter producer', kafkaHint, () => this.dlq.connect());
     await this.waitForTopics(admin, kafkaHint);
+    const { decoder } = this;
+    if (decoder.probe)
+      await this.startStep(
+        'schema registry',
+        'reaching the schema registry',
+        `is the registry running (chatstream stack status)? check CHATSTREAM_SCHEMA_REGISTRY_URL (${config.schemaRegistry.url})`,
+        () => decoder.probe?.() ?? Promise.resolve(),
+      );
     await this.startStep(
       sink.name,
       `connecting to ${sink.name}`,

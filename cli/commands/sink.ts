@@ -1,11 +1,11 @@
 /** `chatstream sink <name>`: run a sink consumer until stopped (SIGINT/SIGTERM flush and commit first). */
 import { once } from 'node:events';
 import type { Server } from 'node:http';
+import type { Admin } from 'kafkajs';
 import { SinkRunner } from '../../consumers/runner.ts';
 import { SINKS, sinkByName } from '../../consumers/sinks/index.ts';
 import { EXIT, UsageError } from '../../core/errors.ts';
 import { serveMetrics } from '../../core/metrics.ts';
-import { withAdmin } from '../../kafka/client.ts';
 import { ensureTopics, topicName } from '../../kafka/topics.ts';
 import { RECORD_KINDS } from '../../schemas/catalog.ts';
 import type { Command } from '../command.ts';
@@ -83,6 +83,11 @@ export const sinkCommand: Command = {
       log,
       topics,
       group,
+      // On the catalogue's topics, create the missing ones (with their settings) rather than
+      // subscribing to topics that a producer has not created yet.
+      ...(ctx.flags.topics || ctx.config.sink.topics
+        ? {}
+        : { createTopics: (admin: Admin) => ensureTopics(admin, ctx.config, RECORD_KINDS) }),
     });
     const server: Server = await serveMetrics(runner.metrics, {
       port,
@@ -94,10 +99,6 @@ export const sinkCommand: Command = {
     log.info('metrics', {
       url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}/metrics`,
     });
-    // On the catalogue's topics, create the missing ones (with their settings) rather than
-    // subscribing to topics that a producer has not created yet.
-    if (!ctx.flags.topics && !ctx.config.sink.topics)
-      await withAdmin(ctx.config, (admin) => ensureTopics(admin, ctx.config, RECORD_KINDS));
     try {
       await runner.start();
     } catch (error) {

@@ -29,13 +29,23 @@ export type Decision =
 
 const CAUSE_DEPTH = 5;
 
-/** The error and its causes, outermost first. */
+/**
+ * The error and its causes, outermost first, including the errors an aggregate carries
+ * (kafkajs's retrier gives up with a KafkaJSAggregateError holding each attempt's error).
+ */
 function chain(error: unknown): unknown[] {
   const found: unknown[] = [];
-  let current: unknown = error;
-  for (let depth = 0; current && depth < CAUSE_DEPTH; depth++) {
-    found.push(current);
-    current = (current as { cause?: unknown }).cause;
+  let level: unknown[] = [error];
+  for (let depth = 0; level.length > 0 && depth < CAUSE_DEPTH; depth++) {
+    const next: unknown[] = [];
+    for (const current of level) {
+      if (!current || found.includes(current)) continue;
+      found.push(current);
+      next.push((current as { cause?: unknown }).cause);
+      const inner = (current as { errors?: unknown }).errors;
+      if (Array.isArray(inner)) next.push(...inner.slice(0, 10));
+    }
+    level = next;
   }
   return found;
 }
@@ -77,6 +87,9 @@ const KAFKA_CONFIG_TYPES = new Map<string, string>([
   ],
   ['INVALID_GROUP_ID', 'set CHATSTREAM_SINK_GROUP to a valid group id'],
   ['INVALID_TOPIC_EXCEPTION', 'check CHATSTREAM_SINK_TOPICS and CHATSTREAM_SINK_DEAD_LETTER_TOPIC'],
+  ['INVALID_REPLICATION_FACTOR', 'set CHATSTREAM_KAFKA_REPLICATION_FACTOR to at most the number of brokers'],
+  ['INVALID_CONFIG', "check the topic settings against the broker's limits"],
+  ['POLICY_VIOLATION', "the broker's topic policy refused a topic: check the topic settings"],
 ]);
 
 function isKafkaError(error: unknown): boolean {

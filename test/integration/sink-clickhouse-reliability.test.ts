@@ -9,6 +9,7 @@ import { quoteIdent, quoteString, tableName } from '../../consumers/sinks/clickh
 import {
   client,
   columnsOf,
+  config,
   connectedSink,
   db,
   ids,
@@ -22,6 +23,7 @@ import {
   view,
   write,
 } from '../helpers/clickhouse-sink-harness.ts';
+import { uniqueName } from '../helpers/names.ts';
 
 // ---- defect 3: a per-row conversion error is a dead letter for that row --------------------
 
@@ -184,4 +186,55 @@ test('an insert refused for an unknown column is a schema change: the columns ar
     `SELECT count() AS c, toString(sum(ifNull(score, 0))) AS s FROM ${view(topic)}`,
   );
   assert.deepEqual(counts, { c: '20', s: '10' });
+});
+
+// ---- review: names the sink keeps for itself, and a database dropped under it -------------
+
+test('a schema with a field named like a metadata column (_key) makes dead letters of its records, not a DDL retry loop', async () => {
+  const topic = newTopic('chr_reserved');
+  const sink = await connectedSink();
+  const Clash: AvroRecordSchema = {
+    type: 'record',
+    name: 'Clash',
+    fields: [
+      { name: 'id', type: 'string' },
+      { name: '_key', type: 'string' },
+    ],
+  };
+  const result = await write(sink, topic, [
+    record(topic, 0, V1, { id: 'good-0', n: 0 }),
+    record(topic, 1, Clash, { id: 'clash-1', _key: 'mine' }),
+    record(topic, 2, V1, { id: 'good-2', n: 2 }),
+  ]);
+  assert.deepEqual(ids(result), ['clash-1']);
+  assert.match(result.rejected[0]?.reason ?? '', /field named "_key", which the ClickHouse sink keeps/);
+  const rows = await query<{ id: string }>(`SELECT id FROM ${view(topic)} ORDER BY id`);
+  assert.deepEqual(
+    rows.map((r) => r.id),
+    ['good-0', 'good-2'],
+  );
+});
+
+test('a database dropped under a running sink is made again (with its offsets table) on the next write', async () => {
+  const database = uniqueName('chr_db');
+  const cfg = { ...config, clickhouse: { ...config.clickhouse, database } };
+  const topic = uniqueName('chr_dbtopic');
+  const sink = await connectedSink(cfg);
+  try {
+    const batch = (from: number) => items(from, 5).map((v, i) => record(topic, from + i, V1, v));
+    await sink.writeBatch({ group: 'g', topic, partition: 0, records: batch(0) });
+    await client.command({ query: `DROP DATABASE ${quoteIdent(database)}` });
+    // The first attempt meets "unknown database" (retriable, as the runner would retry it)...
+    await assert.rejects(sink.writeBatch({ group: 'g', topic, partition: 0, records: batch(5) }));
+    // ...and the next one makes the database, the offsets table and the table again.
+    const result = await sink.writeBatch({ group: 'g', topic, partition: 0, records: batch(5) });
+    assert.deepEqual(result.rejected, []);
+    assert.equal(await sink.storedOffset('g', topic, 0), 9n);
+    const [row] = await query<{ c: string }>(
+      `SELECT count() AS c FROM ${quoteIdent(database)}.${quoteIdent(`${tableName(topic)}_dedup`)}`,
+    );
+    assert.equal(row?.c, '5');
+  } finally {
+    await client.command({ query: `DROP DATABASE IF EXISTS ${quoteIdent(database)}` });
+  }
 });

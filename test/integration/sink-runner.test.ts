@@ -134,7 +134,7 @@ test('defect 1: a burst of large poison records fits the broker message size: ev
   await stop(runner);
 });
 
-test('defect 8: a registry URL with a wrong path is not "unknown schema": nothing is dead-lettered or committed', async () => {
+test('defect 8: a registry URL with a wrong path is found at start (exit 5 naming the setting), not taken for "unknown schema"', async () => {
   const config = configFor(
     {},
     { schemaRegistry: { ...base.schemaRegistry, url: `${base.schemaRegistry.url}/nope` } },
@@ -143,20 +143,17 @@ test('defect 8: a registry URL with a wrong path is not "unknown schema": nothin
   const group = uniqueName('g');
   await createTopic(config, topic, 1);
   await produceAvro(base, topic, SCHEMA, items(0, 20), (v) => String(v.id));
-  const { runner } = await start(config, topic, group);
-  await until(
-    'a few retries',
-    async () =>
-      Number(
-        /chatstream_sink_retries_total\{sink="clickhouse"\} (\d+)/.exec(
-          await runner.metrics.metrics(),
-        )?.[1] ?? 0,
-      ) >= 4,
-    30_000,
+  await assert.rejects(
+    start(config, topic, group, undefined, { startTimeoutMs: 3000 }),
+    (error: ChatstreamError) => {
+      assert.equal(error.exitCode, 5, error.message);
+      assert.match(error.message, /schema registry.*answered 404/);
+      assert.match(`${error.message} ${error.hint}`, /CHATSTREAM_SCHEMA_REGISTRY_URL/);
+      return true;
+    },
   );
   assert.equal((await lettersOf(config, topic)).length, 0, 'no dead letters');
   assert.equal(await committed(config, group, topic), 0, 'nothing committed');
-  await stop(runner);
 });
 
 test('defect 3: kafkajs giving up (the broker refuses the session timeout) stops the sink with exit 3 and a message', async () => {
@@ -286,4 +283,24 @@ test('defect 3: `chatstream sink clickhouse` with a wrong ClickHouse password ex
   assert.equal(result.code, 3, result.stderr.slice(-2000));
   assert.match(result.stderr, /CHATSTREAM_CLICKHOUSE_PASSWORD/);
   assert.doesNotMatch(result.stderr, /internal error/);
+});
+
+test('defect 3: `chatstream sink clickhouse` with Kafka unreachable at start exits 5 naming the setting (and does exit)', async () => {
+  // The catalogue's topics are created as a start step, so this is not "internal error (a bug)".
+  const started = Date.now();
+  const result = await runCli(
+    ['sink', 'clickhouse', '--metrics-port', '0'],
+    {
+      ...process.env,
+      CHATSTREAM_LOG_LEVEL: 'warn',
+      CHATSTREAM_KAFKA_BROKERS: `127.0.0.1:${await freePort()}`,
+      CHATSTREAM_SINK_START_TIMEOUT_MS: '2000',
+    },
+    60_000,
+  );
+  assert.equal(result.code, 5, result.stderr.slice(-2000));
+  assert.match(result.stderr, /kafka.*cannot be reached at start/i);
+  assert.match(result.stderr, /CHATSTREAM_KAFKA_BROKERS/);
+  assert.doesNotMatch(result.stderr, /internal error/);
+  assert.ok(Date.now() - started < 45_000, 'it exits soon after the start timeout');
 });

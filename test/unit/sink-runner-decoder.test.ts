@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import avro from 'avsc';
 import { loadConfig } from '../../cli/settings.ts';
 import { Decoder } from '../../consumers/decoder.ts';
-import { PoisonError, RetriableError } from '../../core/errors.ts';
+import { EXIT, FatalError, PoisonError, RetriableError } from '../../core/errors.ts';
 
 const SCHEMA = { type: 'record', name: 'R', fields: [{ name: 'id', type: 'string' }] };
 
@@ -17,10 +17,15 @@ const SCHEMA = { type: 'record', name: 'R', fields: [{ name: 'id', type: 'string
 const script = new Map<number, { status: number; body: string; type?: string }[]>();
 const requests = new Map<number, number>();
 let server: Server;
+let subjectsStatus = 200;
 let url: string;
 
 before(async () => {
   server = createServer((req, res) => {
+    if (req.url === '/subjects') {
+      res.writeHead(subjectsStatus, { 'Content-Type': 'application/json' }).end('[]');
+      return;
+    }
     const id = Number(/\/schemas\/ids\/(\d+)/.exec(req.url ?? '')?.[1]);
     requests.set(id, (requests.get(id) ?? 0) + 1);
     const answers = script.get(id) ?? [];
@@ -105,4 +110,48 @@ test('a registry error between 40403 answers does not count toward the bound', a
   const d = decoder(3);
   for (let i = 0; i < 4; i++) await assert.rejects(d.decode(wire(41)), RetriableError);
   assert.equal((await d.decode(wire(41))).value.id, 'x');
+});
+
+test('a registry refusing the credentials (401/403) stops the sink with exit 3 naming the settings, instead of retrying', async () => {
+  script.set(51, [{ status: 401, body: JSON.stringify({ error_code: 401, message: 'Unauthorized' }) }]);
+  script.set(52, [{ status: 403, body: JSON.stringify({ error_code: 40301, message: 'Forbidden' }) }]);
+  const d = decoder();
+  for (const id of [51, 52])
+    await assert.rejects(d.decode(wire(id)), (error: Error) => {
+      assert.ok(error instanceof FatalError, `id ${id}: ${error.constructor.name}`);
+      assert.equal(error.exitCode, EXIT.config);
+      assert.match(error.hint ?? '', /CHATSTREAM_SCHEMA_REGISTRY_USERNAME/);
+      return true;
+    });
+});
+
+test('a schema avsc cannot read is poison (unknown_schema) for its records, not a crash', async () => {
+  const bad = { type: 'record', name: 'R', fields: [{ name: 'u', type: ['null', 'string'], default: 'x' }] };
+  script.set(61, [{ status: 200, body: JSON.stringify({ schema: JSON.stringify(bad) }) }]);
+  await assert.rejects(decoder().decode(wire(61)), (error: Error) => {
+    assert.ok(error instanceof PoisonError, error.constructor.name);
+    assert.equal(error.kind, 'unknown_schema');
+    assert.match(error.message, /schema id 61 cannot be read/);
+    return true;
+  });
+});
+
+test('the start probe (GET /subjects): 200 passes, 401 is fatal (exit 3), 503 retriable, no answer retriable', async () => {
+  const d = decoder();
+  subjectsStatus = 200;
+  await d.probe();
+  subjectsStatus = 401;
+  await assert.rejects(
+    d.probe(),
+    (error: Error) => error instanceof FatalError && error.exitCode === EXIT.config,
+  );
+  subjectsStatus = 503;
+  await assert.rejects(d.probe(), RetriableError);
+  subjectsStatus = 200;
+  const base = loadConfig({ env: {} });
+  const nowhere = new Decoder({
+    ...base,
+    schemaRegistry: { ...base.schemaRegistry, url: 'http://127.0.0.1:1' },
+  });
+  await assert.rejects(nowhere.probe(), RetriableError);
 });

@@ -29,6 +29,7 @@ export const FATAL_CODES = new Map<number, string>([
   [192, 'UNKNOWN_USER'],
   [193, 'WRONG_PASSWORD'],
   [194, 'REQUIRED_PASSWORD'],
+  [164, 'READONLY'],
   [497, 'ACCESS_DENIED'],
   [516, 'AUTHENTICATION_FAILED'],
 ]);

@@ -44,6 +44,16 @@ export function detectCapabilities(version: string): Capabilities {
   };
 }
 
+/** Column names of the Kafka metadata every table carries; no Avro field may take them. */
+const RESERVED_COLUMNS = new Set([
+  '_topic',
+  '_partition',
+  '_offset',
+  '_timestamp',
+  '_key',
+  DELETED_COLUMN.name,
+]);
+
 type Item = { record: SinkRecord; row: Record<string, unknown> };
 
 export class ClickHouseSink implements Sink {
@@ -62,6 +72,7 @@ export class ClickHouseSink implements Sink {
   /** Columns per schema id; tables whose columns are known to hold a schema id. */
   private readonly columnsById = new Map<number, Column[]>();
   private readonly tables: Tables;
+  private baseReady = false;
 
   constructor(config: CoreConfig, log: Logger) {
     this.service = new ClickHouseService(config);
@@ -79,8 +90,7 @@ export class ClickHouseSink implements Sink {
   async connect(): Promise<void> {
     const [row] = await this.service.rows<{ v: string }>('SELECT version() AS v');
     this.caps = detectCapabilities(row?.v ?? '0');
-    await this.service.command(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(this.database)}`);
-    await this.service.command(createOffsetsTableSql(this.database));
+    await this.ensureBase();
     this.log.info('connected to ClickHouse', {
       version: this.caps.version,
       dateTime64: this.caps.dateTime64,
@@ -88,7 +98,38 @@ export class ClickHouseSink implements Sink {
     });
   }
 
+  /** The database and the offsets table: made on connect, and again after either was dropped. */
+  private async ensureBase(): Promise<void> {
+    if (this.baseReady) return;
+    await this.service.command(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(this.database)}`);
+    await this.service.command(createOffsetsTableSql(this.database));
+    this.baseReady = true;
+  }
+
+  /** After a "table/database unknown" answer: check everything again before the next write. */
+  private forgetOnSchemaChange(error: unknown): void {
+    const code = serverCode((error as { cause?: unknown }).cause ?? error);
+    if (error instanceof SchemaChangedError || (code !== undefined && SCHEMA_CHANGED_CODES.has(code))) {
+      this.tables.forgetAll();
+      this.baseReady = false;
+    }
+  }
+
   async storedOffset(group: string, topic: string, partition: number): Promise<bigint | undefined> {
+    try {
+      await this.ensureBase();
+      return await this.readStoredOffset(group, topic, partition);
+    } catch (error) {
+      this.forgetOnSchemaChange(error);
+      throw error;
+    }
+  }
+
+  private async readStoredOffset(
+    group: string,
+    topic: string,
+    partition: number,
+  ): Promise<bigint | undefined> {
     const [row] = await this.service.rows<{ c: string; o: string }>(
       `SELECT count() AS c, max(offset) AS o FROM ${quoteIdent(this.database)}.${OFFSETS_TABLE} WHERE \`group\` = ${quoteString(group)} AND topic = ${quoteString(topic)} AND partition = ${Number(partition)}`,
     );
@@ -110,6 +151,14 @@ export class ClickHouseSink implements Sink {
     let columns = this.columnsById.get(schemaId);
     if (!columns) {
       columns = columnsOf(schema, this.capabilities);
+      // A field named like a metadata column would make every CREATE/ALTER fail: its records
+      // cannot be written here (dead letters), the other schemas' can.
+      const taken = columns.find((c) => RESERVED_COLUMNS.has(c.name));
+      if (taken)
+        throw new PoisonError(
+          'bad_data',
+          `schema id ${schemaId} has a field named "${taken.name}", which the ClickHouse sink keeps for Kafka metadata (${[...RESERVED_COLUMNS].join(', ')})`,
+        );
       this.columnsById.set(schemaId, columns);
     }
     return columns;
@@ -189,12 +238,12 @@ export class ClickHouseSink implements Sink {
         }
         continue;
       }
-      let columns = schemas.get(record.schemaId);
-      if (!columns) {
-        columns = this.columnsFor(record.schemaId, record.schema);
-        schemas.set(record.schemaId, columns);
-      }
       try {
+        let columns = schemas.get(record.schemaId);
+        if (!columns) {
+          columns = this.columnsFor(record.schemaId, record.schema);
+          schemas.set(record.schemaId, columns);
+        }
         items.push({ record, row: this.row(record, record.value, columns) });
       } catch (error) {
         if (!(error instanceof PoisonError)) throw error;
@@ -202,6 +251,7 @@ export class ClickHouseSink implements Sink {
       }
     }
     try {
+      await this.ensureBase();
       for (let attempt = 1; items.length > 0; attempt++) {
         const refused: WriteResult['rejected'] = [];
         try {
@@ -236,9 +286,7 @@ export class ClickHouseSink implements Sink {
         },
       ]);
     } catch (error) {
-      const code = serverCode((error as { cause?: unknown }).cause ?? error);
-      if (error instanceof SchemaChangedError || (code !== undefined && SCHEMA_CHANGED_CODES.has(code)))
-        this.tables.forgetAll();
+      this.forgetOnSchemaChange(error);
       throw error;
     }
     return { rejected };

@@ -33,6 +33,10 @@ export function classifyPg(error: unknown): Error {
   }
   if (isNetworkError(error) || /Connection terminated|timeout/i.test(message))
     return new RetriableError(`PostgreSQL unreachable: ${message}`, { cause: error });
+  // Our own code failing (a TypeError, a RangeError) is a bug: retrying cannot help.
+  if (error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError) return error;
+  if (error instanceof PoisonError || error instanceof RetriableError || error instanceof FatalError)
+    return error;
   return new RetriableError(`PostgreSQL: ${message}`, { cause: error });
 }
 
@@ -42,6 +46,10 @@ export function createPool(config: SinkConfig): pg.Pool {
     ...(config.postgres.password ? { password: config.postgres.password } : {}),
     max: Math.max(2, config.sink.concurrency + 1),
     connectionTimeoutMillis: 5000,
+    // A server that stops answering mid-query must not hold the partition forever: the
+    // query fails (retriable) after a minute, as ClickHouse's request timeout does.
+    query_timeout: 60_000,
+    keepAlive: true,
   });
   pool.on('error', () => {}); // idle clients dropped by the server are replaced on next use
   return pool;

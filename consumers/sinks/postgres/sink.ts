@@ -4,7 +4,7 @@
  * primary key (_topic, _partition, _offset) and are skipped, so every record is stored once.
  */
 import type pg from 'pg';
-import { PoisonError } from '../../../core/errors.ts';
+import { PoisonError, RetriableError } from '../../../core/errors.ts';
 import type { Logger } from '../../../core/log.ts';
 import type { SinkConfig } from '../../config.ts';
 import type { AvroRecordSchema, Batch, Sink, SinkRecord, WriteResult } from '../../sink.ts';
@@ -21,6 +21,17 @@ import { classifyPg, createPool, SCHEMA_CHANGED } from './service.ts';
 
 /** PostgreSQL allows at most 65535 bind parameters per statement. */
 const MAX_PARAMS = 65_000;
+
+/** A column's value; one it cannot hold (a date out of range) is a PoisonError naming the field. */
+function convert(column: PgColumn, value: unknown): unknown {
+  try {
+    return column.convert(value);
+  } catch (error) {
+    throw new PoisonError('bad_data', `field "${column.name}": ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
 
 export class PostgresSink implements Sink {
   readonly name = 'postgres';
@@ -84,8 +95,18 @@ export class PostgresSink implements Sink {
     // DDL one at a time: concurrent partitions of a topic would race on CREATE and ALTER.
     const job = this.locks.then(async () => {
       if (this.ready.has(key)) return;
-      await this.db.query(pgCreateTableSql(this.schema, table, columns));
-      await this.db.query(pgAddColumnsSql(this.schema, table, columns));
+      try {
+        await this.db.query(pgCreateTableSql(this.schema, table, columns));
+        await this.db.query(pgAddColumnsSql(this.schema, table, columns));
+      } catch (error) {
+        // Another process ran the same IF NOT EXISTS DDL at the same moment: not bad data.
+        const code = (error as { code?: string }).code;
+        if (code === '23505' || code === '42P07' || code === '42701')
+          throw new RetriableError(`PostgreSQL ${code} while creating ${table} (a concurrent create)`, {
+            cause: error,
+          });
+        throw error;
+      }
       this.ready.add(key);
     });
     this.locks = job.catch(() => {});
@@ -117,7 +138,7 @@ export class PostgresSink implements Sink {
         const tuples = slice.map((record) => {
           // This sink declares no `tombstones`: the runner dead-letters records without a value.
           const value = record.value ?? {};
-          for (const column of columns) params.push(column.convert(value[column.name]));
+          for (const column of columns) params.push(convert(column, value[column.name]));
           params.push(
             record.topic,
             record.partition,
