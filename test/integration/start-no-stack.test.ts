@@ -79,26 +79,38 @@ test('start --no-stack with the compose environment: records flow into ClickHous
   };
   const config = loadConfig({ env });
   const start = spawnCli(['start', '--no-stack'], env);
-  const alive = () => assert.equal(start.child.exitCode, null, `start exited: ${start.stderr().slice(-3000)}`);
+  const alive = () =>
+    assert.equal(start.child.exitCode, null, `start exited: ${start.stderr().slice(-3000)}`);
   const ch = clickhouseOf(env);
   const count = async (topic: string): Promise<number> =>
-    Number((await ch.rows<{ c: string }>(`SELECT count() AS c FROM ${ch.table(topic, '_dedup')}`))[0]?.c ?? 0);
+    Number(
+      (await ch.rows<{ c: string }>(`SELECT count() AS c FROM ${ch.table(topic, '_dedup')}`))[0]?.c ?? 0,
+    );
   let code: number | null | 'hung' = 'hung';
   try {
     const topics = ['freshchat.users', 'freshchat.conversations', 'freshchat.messages'];
-    const flowed = await until(async () => (await Promise.all(topics.map(count))).every((c) => c > 0), 90_000, alive);
+    const flowed = await until(
+      async () => (await Promise.all(topics.map(count))).every((c) => c > 0),
+      90_000,
+      alive,
+    );
     assert.ok(flowed, `no Freshchat rows within 90 s\n${start.stderr().slice(-3000)}`);
 
     const collector = `http://127.0.0.1:${ports.PURECHAT_PORT}`;
     const answer = await post(collector, JSON.stringify({ events: [makeEvent()] }));
     assert.equal(answer.status, 200, answer.text);
-    assert.ok(await until(async () => (await count('purechat.events')) === 1, 30_000, alive), 'the Pure Chat event');
+    assert.ok(
+      await until(async () => (await count('purechat.events')) === 1, 30_000, alive),
+      'the Pure Chat event',
+    );
 
     // The compose health check, run as the container runs it, on this run's ports.
     const containerPorts = startListeners(loadConfig({ env: composeEnvironment() }));
     const testPorts = startListeners(config);
-    const [command, ...args] = readCompose({ CLICKHOUSE_PASSWORD: 'placeholder', GRAFANA_ADMIN_PASSWORD: 'placeholder' }).services
-      .chatstream?.healthcheck?.test.slice(1) ?? ['missing'];
+    const [command, ...args] = readCompose({
+      CLICKHOUSE_PASSWORD: 'placeholder',
+      GRAFANA_ADMIN_PASSWORD: 'placeholder',
+    }).services.chatstream?.healthcheck?.test.slice(1) ?? ['missing'];
     assert.equal(command, 'node');
     const remapped = args.map((arg) =>
       containerPorts.reduce(
