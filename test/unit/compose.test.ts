@@ -254,7 +254,14 @@ test('Grafana installs the ClickHouse plugin, provisions both datasources and lo
     [mountOf(grafana, 'dashboards/grafana/dashboards')],
     'the dashboard provider reads the folder compose mounts',
   );
-  const uids = new Set(datasources.map((d) => d.uid));
+  // Grafana's built-in datasources (annotations, mixed panels) need no provisioning.
+  const uids = new Set([
+    ...datasources.map((d) => d.uid),
+    '-- Grafana --',
+    'grafana',
+    '-- Mixed --',
+    '-- Dashboard --',
+  ]);
   const files = readdirSync(DASHBOARDS).filter((f) => f.endsWith('.json'));
   assert.ok(files.includes('chatstream-pipeline.json'));
   for (const file of files) {
