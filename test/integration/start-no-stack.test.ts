@@ -132,7 +132,10 @@ test('start --no-stack with the compose environment: records flow into ClickHous
     assert.doesNotMatch(start.stdout(), /SERVICE\s+STATE/, 'no stack status table');
     assert.deepEqual(readdirSync(home), [], 'nothing written to the stack home');
   } finally {
-    code = await Promise.race([start.stop('SIGTERM'), sleep(STOP_DEADLINE_MS).then(() => 'hung' as const)]);
+    code = await Promise.race([
+      start.stop('SIGTERM'),
+      sleep(STOP_DEADLINE_MS, undefined, { ref: false }).then(() => 'hung' as const),
+    ]);
     if (code === 'hung') await start.stop('SIGKILL');
     await ch.client.command({ query: `DROP DATABASE IF EXISTS ${database}` }).catch(() => undefined);
     await ch.client.close();
