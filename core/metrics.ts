@@ -8,6 +8,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ServiceError } from './errors.ts';
 
+/** The paths every metrics server answers (docker-compose health checks and Prometheus use them). */
+export const METRICS_PATH = '/metrics';
+export const HEALTH_PATH = '/health';
+
 /** A registry with Node's process metrics (memory, CPU, event loop, GC) registered on it. */
 export function createMetricsRegistry(): Registry {
   const registry = new Registry();
@@ -37,11 +41,11 @@ async function answer(
   res: ServerResponse,
 ): Promise<void> {
   const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-  if (path !== '/metrics' && path !== '/health') {
+  if (path !== METRICS_PATH && path !== HEALTH_PATH) {
     res.writeHead(404).end();
   } else if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { Allow: 'GET, HEAD' }).end();
-  } else if (path === '/metrics') {
+  } else if (path === METRICS_PATH) {
     const text = await registry.metrics();
     res.writeHead(200, { 'Content-Type': registry.contentType }).end(text);
   } else {

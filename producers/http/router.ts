@@ -5,6 +5,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { httpErrors } from './errors.ts';
 
+/** The health route every HTTP service of producers/ serves (200 healthy, 503 not). */
+export const HEALTHZ_PATH = '/healthz';
+
 export interface HttpRequest {
   method: string;
   /** The path as sent (not percent-decoded), without the query. */

@@ -7,11 +7,12 @@
 import type { Registry } from 'prom-client';
 import { ServiceError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
+import { METRICS_PATH } from '../../core/metrics.ts';
 import { withAdmin } from '../../kafka/client.ts';
 import { ensureDeadLetterTopic } from '../../kafka/dead-letters.ts';
 import { kafkaProbe } from '../../kafka/probe.ts';
 import { kindOf } from '../../schemas/catalog.ts';
-import type { HttpResponse, Route } from '../http/router.ts';
+import { HEALTHZ_PATH, type HttpResponse, type Route } from '../http/router.ts';
 import { type HttpService, startHttpServer } from '../http/server.ts';
 import { SourceRunner } from '../runtime/runner.ts';
 import { demoPage, demoWidget, snippetAsset } from './assets.ts';
@@ -149,7 +150,7 @@ export async function startCollector(options: CollectorServiceOptions): Promise<
         ...pageRoutes(config, demo, () => baseUrl),
         {
           method: 'GET',
-          path: '/healthz',
+          path: HEALTHZ_PATH,
           handler: async () => {
             // The runner knows of an outage only when it writes; the probe also when idle.
             const health = runner.health();
@@ -163,7 +164,7 @@ export async function startCollector(options: CollectorServiceOptions): Promise<
         },
         {
           method: 'GET',
-          path: '/metrics',
+          path: METRICS_PATH,
           handler: async () => ({
             status: 200,
             body: await metrics.metrics(),

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { Registry } from 'prom-client';
 import { ConfigError, ServiceError } from '../../../core/errors.ts';
 import type { Logger } from '../../../core/log.ts';
+import { HEALTHZ_PATH } from '../../http/router.ts';
 import type { HttpService } from '../../http/server.ts';
 import { startHttpServer } from '../../http/server.ts';
 import { SourceRunner } from '../../runtime/runner.ts';
@@ -95,7 +96,7 @@ export async function startWebhookService(options: WebhookServiceOptions): Promi
         }),
         {
           method: 'GET',
-          path: '/healthz',
+          path: HEALTHZ_PATH,
           handler: async () => {
             const health = runner.health();
             return {
