@@ -9,6 +9,7 @@ import { serveMetrics } from '../../core/metrics.ts';
 import { ensureTopics, topicName } from '../../kafka/topics.ts';
 import { RECORD_KINDS } from '../../schemas/catalog.ts';
 import type { Command } from '../command.ts';
+import { capHeap, sinkHeapMiB } from '../heap.ts';
 import type { Config } from '../settings.ts';
 
 export function sinkTopics(config: Config, flag?: string): string[] {
@@ -19,28 +20,6 @@ export function sinkTopics(config: Config, flag?: string): string[] {
       .map((t) => t.trim())
       .filter(Boolean);
   return RECORD_KINDS.map((kind) => topicName(config, kind));
-}
-
-/** The V8 heap cap for a sink with this memory budget (MiB): garbage is collected before RSS grows. */
-export function sinkHeapMiB(memoryBytes: number): number {
-  return 48 + Math.ceil((2 * memoryBytes) / (1024 * 1024));
-}
-
-/**
- * Re-runs this process in place (same pid, so supervisors and signals still reach it) with
- * the heap capped for the memory budget, unless a cap was given already.
- */
-function capHeap(memoryBytes: number): void {
-  const capped =
-    process.execArgv.some((a) => a.startsWith('--max-old-space-size')) ||
-    (process.env.NODE_OPTIONS ?? '').includes('--max-old-space-size');
-  if (capped || typeof process.execve !== 'function') return;
-  const heap = [`--max-old-space-size=${sinkHeapMiB(memoryBytes)}`, '--max-semi-space-size=4'];
-  process.execve(
-    process.execPath,
-    [process.execPath, ...process.execArgv, ...heap, ...process.argv.slice(1)],
-    process.env,
-  );
 }
 
 export const sinkCommand: Command = {
@@ -67,7 +46,7 @@ export const sinkCommand: Command = {
     const name = ctx.args[0];
     if (!name) throw new UsageError('which sink?', `chatstream sink <${SINKS.map((s) => s.name).join('|')}>`);
     const definition = sinkByName(name);
-    capHeap(ctx.config.sink.memoryBytes);
+    capHeap(sinkHeapMiB(ctx.config.sink.memoryBytes), ['--max-semi-space-size=4']);
     const log = ctx.log.child(`sink.${name}`);
     const group =
       (ctx.flags.group as string | undefined) ?? ctx.config.sink.group ?? `chatstream-sink-${name}`;

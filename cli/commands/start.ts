@@ -5,6 +5,7 @@
  */
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { getHeapStatistics } from 'node:v8';
 import { SinkRunner } from '../../consumers/runner.ts';
 import { clickhouseSink } from '../../consumers/sinks/clickhouse/index.ts';
 import { EXIT, isChatstreamError } from '../../core/errors.ts';
@@ -16,6 +17,7 @@ import { RECORD_KINDS } from '../../schemas/catalog.ts';
 import { registerAll } from '../../schemas/register.ts';
 import { Stack } from '../../stack/stack.ts';
 import type { Command } from '../command.ts';
+import { capHeap, PIPELINE_HEAP_ALLOWANCE_MIB, sinkHeapMiB } from '../heap.ts';
 import { startFreshchat } from '../pipeline/freshchat.ts';
 import { serveProducerMetrics } from '../pipeline/producer-metrics.ts';
 import { stopSignals } from '../signals.ts';
@@ -47,6 +49,10 @@ export const startCommand: Command = {
   },
   async run(ctx) {
     const { config, log } = ctx;
+    // The sink runs in this process: cap the heap as `chatstream sink` does, plus an allowance
+    // for the sources and the dashboard, so the memory bound holds here (and in the container).
+    capHeap(sinkHeapMiB(config.sink.memoryBytes) + PIPELINE_HEAP_ALLOWANCE_MIB);
+    log.info('heap capped', { heapLimitMiB: Math.round(getHeapStatistics().heap_size_limit / 2 ** 20) });
     const stack = new Stack(config, log.child('stack'));
     const statuses = ctx.flags['no-stack'] ? [] : await stack.up();
     if (statuses.length > 0) ctx.out(statusTable(statuses));

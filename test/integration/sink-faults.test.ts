@@ -1,7 +1,8 @@
 /**
  * Fault injection on the real `chatstream sink clickhouse` process:
- *  - kill -9 at random moments while 200,000 records load, restarting it each time: every
- *    (topic, partition, offset) is visible exactly once and the offsets end at the topic's end;
+ *  - kill -9 at random moments (each checked to land mid-load) while 200,000 records and 20
+ *    poison ones load, restarting it each time: every good record is visible exactly once,
+ *    every poison one is in the dead-letter topic, and the offsets end at the topic's end;
  *  - ClickHouse stopped for 60 s mid-load: nothing is lost, the sink's memory stays bounded,
  *    and it catches up.
  */
@@ -10,16 +11,18 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { type Config, loadConfig } from '../../cli/settings.ts';
 import { quoteIdent, tableName } from '../../consumers/sinks/clickhouse/schema.ts';
+import { serverCode } from '../../consumers/sinks/clickhouse/service.ts';
 import { withAdmin } from '../../kafka/client.ts';
 import { runCli } from '../helpers/cli.ts';
 import { isolatedStackEnv, uniqueName } from '../helpers/names.ts';
-import { createTopic, produceAvro } from '../helpers/produce.ts';
+import { createTopic, produceAvro, produceRaw } from '../helpers/produce.ts';
 import { rssOf, spawnSink } from '../helpers/sink-process.ts';
+import { topicRecords } from '../helpers/topic-records.ts';
 
 const SCHEMA = {
   type: 'record',
@@ -40,12 +43,21 @@ const events = (from: number, count: number) =>
     created_time: 1_763_800_000_000 + from + i,
   }));
 
+/** Every sink started here: killed when the test ends, passed or not (none may outlive it). */
+const children: ChildProcess[] = [];
+after(() => {
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
 function startSink(topic: string, group: string, env: NodeJS.ProcessEnv): ChildProcess {
-  return spawnSink('clickhouse', topic, group, {
+  const child = spawnSink('clickhouse', topic, group, {
     ...env,
     CHATSTREAM_SINK_BATCH_MAX_ROWS: '2000',
     CHATSTREAM_SINK_BATCH_MAX_WAIT_MS: '200',
   });
+  children.push(child);
+  return child;
 }
 
 async function killHard(child: ChildProcess): Promise<void> {
@@ -69,6 +81,7 @@ function clickhouse(config: Config) {
     password: config.clickhouse.password,
     log: { level: ClickHouseLogLevel.OFF },
   });
+  /** The first row; {} only while the table does not exist yet (code 60), any other error fails. */
   const one = async (sql: string): Promise<Record<string, string>> => {
     try {
       const [row] = (await (await client.query({ query: sql, format: 'JSONEachRow' })).json()) as Record<
@@ -76,8 +89,9 @@ function clickhouse(config: Config) {
         string
       >[];
       return row ?? {};
-    } catch {
-      return {};
+    } catch (error) {
+      if (serverCode(error) === 60) return {};
+      throw error;
     }
   };
   return { client, one };
@@ -98,38 +112,62 @@ async function committedOffsets(config: Config, group: string, topic: string): P
   });
 }
 
-test('kill -9 at random moments during 200,000 records: each (topic, partition, offset) visible exactly once', async () => {
+/** Poison in the load: every POISON_EVERY-th record is not Avro (a dead letter, not a row). */
+const POISON_EVERY = 10_000;
+const GOOD = 200_000;
+
+test('kill -9 at random moments during 200,000 records and 20 poison ones: each good record visible exactly once, each poison one dead-lettered', async () => {
   const config = loadConfig();
   const topic = uniqueName('faults_kill');
   const group = uniqueName('g');
+  const deadLetters = uniqueName('faults_dlq');
+  const env = { ...process.env, CHATSTREAM_SINK_DEAD_LETTER_TOPIC: deadLetters };
   const table = `${quoteIdent(config.clickhouse.database)}.${quoteIdent(tableName(topic))}`;
   const view = `${quoteIdent(config.clickhouse.database)}.${quoteIdent(`${tableName(topic)}_dedup`)}`;
   await createTopic(config, topic, 6);
-  await produceAvro(config, topic, SCHEMA, events(0, 200_000), (v) => String(v.id), { batch: 10_000 });
+  const poison: string[] = [];
+  for (let from = 0; from < GOOD; from += POISON_EVERY) {
+    await produceAvro(config, topic, SCHEMA, events(from, POISON_EVERY), (v) => String(v.id), {
+      batch: 10_000,
+    });
+    const key = `poison-${from}`;
+    poison.push(key);
+    await produceRaw(config, topic, [{ key, value: Buffer.from(`{"not":"avro","at":${from}}`) }]);
+  }
   const { client, one } = clickhouse(config);
   const landed = async () => Number((await one(`SELECT count() AS c FROM ${table}`)).c ?? 0);
 
   const kills: number[] = [];
   try {
     for (let round = 0; round < 4; round++) {
-      const child = startSink(topic, group, process.env);
+      const child = startSink(topic, group, env);
       // Wait until this process writes rows (after the dead member's session expired), then
-      // kill it a random 0–600 ms into its work.
+      // kill it a random 0–600 ms into its work. A kill must land mid-load to test anything.
       const before = await landed();
-      const deadline = Date.now() + 30_000;
-      while ((await landed()) === before && Date.now() < deadline) await sleep(20);
+      const deadline = Date.now() + 60_000;
+      while ((await landed()) === before) {
+        assert.ok(Date.now() < deadline, `round ${round}: the restarted sink wrote nothing within 60 s`);
+        await sleep(20);
+      }
       await sleep(Math.floor(Math.random() * 600));
       await killHard(child);
       kills.push(await landed());
     }
-    const last = startSink(topic, group, process.env);
+    assert.ok(
+      kills.every((rows) => rows > 0 && rows < GOOD),
+      `every kill landed mid-load (rows then: ${kills.join(', ')})`,
+    );
+    const last = startSink(topic, group, env);
     const deadline = Date.now() + 180_000;
-    while (Number((await one(`SELECT count() AS c FROM ${view}`)).c ?? 0) < 200_000 && Date.now() < deadline)
+    while (Number((await one(`SELECT count() AS c FROM ${view}`)).c ?? 0) < GOOD) {
+      assert.ok(Date.now() < deadline, 'all good records visible within 180 s');
       await sleep(500);
+    }
     const end = await topicEnd(config, topic);
-    while (Date.now() < deadline) {
+    for (;;) {
       const committed = await committedOffsets(config, group, topic);
       if ([...end].every(([p, high]) => committed.get(p) === high)) break;
+      assert.ok(Date.now() < deadline, 'offsets committed to the end within 180 s');
       await sleep(300);
     }
     assert.equal(await stopGracefully(last), 0, 'the last sink stops cleanly on SIGTERM');
@@ -137,16 +175,27 @@ test('kill -9 at random moments during 200,000 records: each (topic, partition, 
     const visible = await one(
       `SELECT count() AS c, uniqExact(_partition, _offset) AS u, uniqExact(id) AS k FROM ${view}`,
     );
-    assert.equal(Number(visible.c), 200_000, 'the view counts 200,000');
-    assert.equal(Number(visible.u), 200_000, 'each (partition, offset) once');
-    assert.equal(Number(visible.k), 200_000, 'each key once');
+    assert.equal(Number(visible.c), GOOD, 'the view counts 200,000');
+    assert.equal(Number(visible.u), GOOD, 'each (partition, offset) once');
+    assert.equal(Number(visible.k), GOOD, 'each key once');
+    // Every poison record is in the dead-letter topic at least once (a kill between the send
+    // and the commit may send one twice), and none is a row.
+    const letters = await topicRecords(config, deadLetters, { decode: false });
+    const lettered = new Set(letters.filter((l) => l.headers['dlq.topic'] === topic).map((l) => l.key));
+    assert.deepEqual(
+      poison.filter((key) => !lettered.has(key)),
+      [],
+      'every poison record dead-lettered',
+    );
+    const poisonRows = await one(`SELECT count() AS c FROM ${table} WHERE id LIKE 'poison%'`);
+    assert.equal(Number(poisonRows.c), 0);
     const twice = await one(
       `SELECT count() AS c FROM (SELECT _partition, _offset, count() AS n FROM ${view} GROUP BY _partition, _offset HAVING n > 1)`,
     );
     assert.equal(Number(twice.c), 0);
     const stored = await one(`SELECT count() AS rows FROM ${table}`);
     console.log(
-      `kill -9 test: killed at ${kills.join(', ')} rows; ${stored.rows} physical rows for 200000 records before merges`,
+      `kill -9 test: killed at ${kills.join(', ')} rows; ${stored.rows} physical rows for 200000 records before merges; ${letters.length} dead letters for ${poison.length} poison records`,
     );
 
     const offsets = (await (

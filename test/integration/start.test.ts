@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { PIPELINE_HEAP_ALLOWANCE_MIB, sinkHeapMiB } from '../../cli/heap.ts';
+import { loadConfig } from '../../cli/settings.ts';
 import { RECORD_KINDS } from '../../schemas/catalog.ts';
 import { runCli } from '../helpers/cli.ts';
 import { freePort } from '../helpers/names.ts';
@@ -29,4 +31,10 @@ test('chatstream start --once: topics, schemas and the ClickHouse sink come up a
   assert.match(result.stderr, /"msg":"sink running"/);
   assert.match(result.stdout, /Freshchat simulator:\s+http:\/\/127\.0\.0\.1:\d+\/v2/);
   assert.match(result.stdout, /Producer metrics:\s+http:\/\/127\.0\.0\.1:\d+\/metrics/);
+  // The sink runs in this process, so the heap is capped as `chatstream sink` caps it, plus the
+  // allowance for the rest (defect 11: the memory bound holds under npm start and in compose);
+  // V8's limit also counts the young generation (192 MiB with the default semi-space) on top.
+  const cap = sinkHeapMiB(loadConfig({ env }).sink.memoryBytes) + PIPELINE_HEAP_ALLOWANCE_MIB;
+  const limit = Number(/"msg":"heap capped","heapLimitMiB":(\d+)/.exec(result.stderr)?.[1]);
+  assert.ok(limit >= cap && limit <= cap + 256, `heap limit ${limit} MiB, cap ${cap} MiB`);
 });

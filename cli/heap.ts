@@ -1,0 +1,43 @@
+/**
+ * The V8 heap cap that keeps a process's memory within its documented bound: garbage is
+ * collected before the heap (and so the RSS) grows past it. A command re-runs itself in place
+ * with the cap (same pid, so supervisors and signals still reach it), unless one was given.
+ */
+
+const MiB = 1024 * 1024;
+
+/** The heap cap (MiB) of a sink with this memory budget: 48 MiB + 2 × the budget. */
+export function sinkHeapMiB(memoryBytes: number): number {
+  return 48 + Math.ceil((2 * memoryBytes) / MiB);
+}
+
+/**
+ * What `chatstream start` adds to the sink's cap for everything else it runs in the same
+ * process (the Freshchat poller and webhook receiver, the simulator, the Pure Chat collector,
+ * the dashboard): their pages and requests are bounded, so a fixed allowance.
+ */
+export const PIPELINE_HEAP_ALLOWANCE_MIB = 160;
+
+/** True when this process runs with a heap cap already (a flag or NODE_OPTIONS). */
+export function heapCapped(): boolean {
+  return (
+    process.execArgv.some((a) => a.startsWith('--max-old-space-size')) ||
+    (process.env.NODE_OPTIONS ?? '').includes('--max-old-space-size')
+  );
+}
+
+/** Re-runs this process in place with the heap capped at `mib` (and the extra V8 flags), once. */
+export function capHeap(mib: number, extraFlags: string[] = []): void {
+  if (heapCapped() || typeof process.execve !== 'function') return;
+  process.execve(
+    process.execPath,
+    [
+      process.execPath,
+      ...process.execArgv,
+      `--max-old-space-size=${mib}`,
+      ...extraFlags,
+      ...process.argv.slice(1),
+    ],
+    process.env,
+  );
+}
