@@ -8,9 +8,11 @@
  * (a wrong URL or path, a proxy) and a registry that does not answer are retriable.
  */
 import avro from 'avsc';
-import { request } from 'undici';
-import { isNetworkError, PoisonError, RetriableError } from '../core/errors.ts';
+import { type Dispatcher, request } from 'undici';
+import { EXIT, FatalError, isNetworkError, PoisonError, RetriableError } from '../core/errors.ts';
 import type { CoreConfig } from '../core/settings.ts';
+import { certificateError } from '../core/tls.ts';
+import { registryHttp } from '../schemas/registry-client.ts';
 import type { AvroRecordSchema } from './sink.ts';
 
 export interface WriterSchema {
@@ -45,14 +47,11 @@ export class Decoder {
   private readonly unknown = new Set<number>();
   private readonly attempts: number;
   private readonly url: string;
-  private readonly headers: Record<string, string>;
+  private readonly http: { headers: Record<string, string>; dispatcher?: Dispatcher };
 
   constructor(config: CoreConfig, options: DecoderOptions = {}) {
-    const { url, username, password } = config.schemaRegistry;
-    this.url = url;
-    this.headers = username
-      ? { Authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` }
-      : {};
+    this.url = config.schemaRegistry.url;
+    this.http = registryHttp(config);
     this.attempts = Math.max(1, options.unknownSchemaAttempts ?? UNKNOWN_SCHEMA_ATTEMPTS);
   }
 
@@ -83,10 +82,16 @@ export class Decoder {
     let status: number;
     let text: string;
     try {
-      const response = await request(`${this.url}/schemas/ids/${id}`, { headers: this.headers });
+      const response = await request(`${this.url}/schemas/ids/${id}`, this.http);
       status = response.statusCode;
       text = await response.body.text();
     } catch (error) {
+      const certificate = certificateError(
+        'schema registry',
+        'CHATSTREAM_SCHEMA_REGISTRY_SSL_CA_LOCATION',
+        error,
+      );
+      if (certificate) throw certificate;
       if (isNetworkError(error))
         throw new RetriableError(`schema registry unreachable: ${(error as Error).message}`, {
           cause: error,
@@ -100,6 +105,12 @@ export class Decoder {
       // not JSON (a proxy's page, a wrong URL): retriable below, with the status
     }
     if (status === 404 && body.error_code === SCHEMA_NOT_FOUND) throw this.notInRegistry(id);
+    if (status === 401 || status === 403)
+      throw new FatalError(`schema registry refused our credentials (${status}) reading schema id ${id}`, {
+        code: 'REGISTRY_AUTH',
+        exitCode: EXIT.config,
+        hint: 'check CHATSTREAM_SCHEMA_REGISTRY_USERNAME and CHATSTREAM_SCHEMA_REGISTRY_PASSWORD',
+      });
     if (status !== 200 || typeof body.schema !== 'string')
       throw new RetriableError(
         `schema registry answered ${status}${body.error_code ? ` (error code ${body.error_code})` : ''} for ${this.url}/schemas/ids/${id}: ${body.message ?? text.slice(0, 200)}; check CHATSTREAM_SCHEMA_REGISTRY_URL`,

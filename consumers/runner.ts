@@ -18,6 +18,7 @@ import { type ChatstreamError, describeError, ServiceError } from '../core/error
 import type { Logger } from '../core/log.ts';
 import { createMetricsRegistry, type Health } from '../core/metrics.ts';
 import { backoffMs, type RetryPolicy, sleep } from '../core/retry.ts';
+import { checkKafkaAccess } from '../kafka/access.ts';
 import { createKafka } from '../kafka/client.ts';
 import { type DeadLetter, DeadLetterQueue, ensureDeadLetterTopic } from '../kafka/dead-letters.ts';
 import type { SinkConfig } from './config.ts';
@@ -215,6 +216,7 @@ export class SinkRunner {
   private async connect(): Promise<void> {
     const { config, sink, log, topics, group } = this.options;
     const kafkaHint = `is Kafka running (chatstream stack status)? check CHATSTREAM_KAFKA_BROKERS (${config.kafka.brokers.join(',')})`;
+    await checkKafkaAccess(config); // wrong credentials or CA: exit 3 now, not after the retries
     this.admin = await this.startStep('kafka', 'connecting', kafkaHint, async () => {
       const admin = this.kafka.admin();
       try {

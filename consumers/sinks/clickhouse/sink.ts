@@ -34,7 +34,13 @@ import {
   quoteString,
   tableName,
 } from './schema.ts';
-import { ClickHouseService, SCHEMA_CHANGED_CODES, SchemaChangedError, serverCode } from './service.ts';
+import {
+  ClickHouseService,
+  SCHEMA_CHANGED_CODES,
+  SchemaChangedError,
+  serverCode,
+  unknownDatabase,
+} from './service.ts';
 
 export function detectCapabilities(version: string): Capabilities {
   const [major = 0, minor = 0] = version.split('.').map(Number);
@@ -92,7 +98,11 @@ export class ClickHouseSink implements Sink {
   async connect(): Promise<void> {
     const [row] = await this.service.rows<{ v: string }>('SELECT version() AS v');
     this.caps = detectCapabilities(row?.v ?? '0');
-    await this.service.command(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(this.database)}`);
+    await this.service
+      .command(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(this.database)}`)
+      .catch((error) => {
+        throw unknownDatabase(error, this.database) ?? error;
+      });
     await this.service.command(createOffsetsTableSql(this.database));
     this.log.info('connected to ClickHouse', {
       version: this.caps.version,
