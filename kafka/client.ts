@@ -51,7 +51,8 @@ export interface ClientOptions {
   role?: string;
   /** kafkajs's own logging; NOTHING for probes that expect failures. */
   quiet?: boolean;
-  /** Applied last; e.g. `{ brokers: [...], ssl: undefined, sasl: undefined }` for the local stack's own plaintext listener. */
+  /** No TLS or SASL whatever the settings: the local stack's own loopback PLAINTEXT listener. */
+  plaintext?: boolean;
   overrides?: Partial<KafkaConfig>;
 }
 
@@ -59,7 +60,7 @@ export function createKafka(config: CoreConfig, options: ClientOptions = {}): Ka
   return new Kafka({
     clientId: options.role ? `${config.kafka.clientId}-${options.role}` : config.kafka.clientId,
     brokers: config.kafka.brokers,
-    ...kafkaSecurity(config),
+    ...(options.plaintext ? {} : kafkaSecurity(config)),
     logLevel: options.quiet ? KafkaLogLevel.NOTHING : KafkaLogLevel.WARN,
     logCreator,
     ...options.overrides,
