@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { type Config, loadConfig } from '../../cli/settings.ts';
+import { createClickHouseClient } from '../../consumers/sinks/clickhouse/connection.ts';
 import { quoteIdent, tableName } from '../../consumers/sinks/clickhouse/schema.ts';
 import { withAdmin } from '../../kafka/client.ts';
 import { runCli } from '../helpers/cli.ts';
@@ -63,12 +63,7 @@ async function stopGracefully(child: ChildProcess): Promise<number | null> {
 }
 
 function clickhouse(config: Config) {
-  const client = createClient({
-    url: config.clickhouse.url,
-    username: config.clickhouse.user,
-    password: config.clickhouse.password,
-    log: { level: ClickHouseLogLevel.OFF },
-  });
+  const client = createClickHouseClient(config);
   const one = async (sql: string): Promise<Record<string, string>> => {
     try {
       const [row] = (await (await client.query({ query: sql, format: 'JSONEachRow' })).json()) as Record<

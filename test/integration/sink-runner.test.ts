@@ -9,11 +9,11 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { request } from 'undici';
 import { type Config, loadConfig } from '../../cli/settings.ts';
 import { SinkRunner } from '../../consumers/runner.ts';
 import type { Batch, Sink, WriteResult } from '../../consumers/sink.ts';
+import { createClickHouseClient } from '../../consumers/sinks/clickhouse/connection.ts';
 import { clickhouseSink } from '../../consumers/sinks/clickhouse/index.ts';
 import { quoteIdent, tableName } from '../../consumers/sinks/clickhouse/schema.ts';
 import { type ChatstreamError, RetriableError } from '../../core/errors.ts';
@@ -55,12 +55,7 @@ function configFor(overrides: Partial<Config['sink']> = {}, top: Partial<Config>
 }
 
 const runners: SinkRunner[] = [];
-const clickhouse = createClient({
-  url: base.clickhouse.url,
-  username: base.clickhouse.user,
-  password: base.clickhouse.password,
-  log: { level: ClickHouseLogLevel.OFF },
-});
+const clickhouse = createClickHouseClient(base);
 after(async () => {
   for (const runner of runners) await runner.stop().catch(() => {});
   await clickhouse.close();
