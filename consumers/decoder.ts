@@ -8,9 +8,11 @@
  * (a wrong URL or path, a proxy) and a registry that does not answer are retriable.
  */
 import avro from 'avsc';
-import { request } from 'undici';
+import { type Dispatcher, request } from 'undici';
 import { EXIT, FatalError, isNetworkError, PoisonError, RetriableError } from '../core/errors.ts';
 import type { CoreConfig } from '../core/settings.ts';
+import { certificateError } from '../core/tls.ts';
+import { registryHttp } from '../schemas/registry-client.ts';
 import type { AvroRecordSchema } from './sink.ts';
 
 export interface WriterSchema {
@@ -45,14 +47,11 @@ export class Decoder {
   private readonly unknown = new Set<number>();
   private readonly attempts: number;
   private readonly url: string;
-  private readonly headers: Record<string, string>;
+  private readonly http: { headers: Record<string, string>; dispatcher?: Dispatcher };
 
   constructor(config: CoreConfig, options: DecoderOptions = {}) {
-    const { url, username, password } = config.schemaRegistry;
-    this.url = url;
-    this.headers = username
-      ? { Authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` }
-      : {};
+    this.url = config.schemaRegistry.url;
+    this.http = registryHttp(config);
     this.attempts = Math.max(1, options.unknownSchemaAttempts ?? UNKNOWN_SCHEMA_ATTEMPTS);
   }
 
@@ -79,20 +78,28 @@ export class Decoder {
     );
   }
 
-  private async fetchSchema(id: number): Promise<WriterSchema> {
-    let status: number;
-    let text: string;
+  /** One GET to the registry: its status and body; a certificate that does not verify is fatal. */
+  private async get(path: string): Promise<{ status: number; text: string }> {
     try {
-      const response = await request(`${this.url}/schemas/ids/${id}`, { headers: this.headers });
-      status = response.statusCode;
-      text = await response.body.text();
+      const response = await request(`${this.url}${path}`, this.http);
+      return { status: response.statusCode, text: await response.body.text() };
     } catch (error) {
+      const certificate = certificateError(
+        'schema registry',
+        'CHATSTREAM_SCHEMA_REGISTRY_SSL_CA_LOCATION',
+        error,
+      );
+      if (certificate) throw certificate;
       if (isNetworkError(error))
         throw new RetriableError(`schema registry unreachable: ${(error as Error).message}`, {
           cause: error,
         });
       throw new RetriableError(`schema registry failed: ${(error as Error).message}`, { cause: error });
     }
+  }
+
+  private async fetchSchema(id: number): Promise<WriterSchema> {
+    const { status, text } = await this.get(`/schemas/ids/${id}`);
     let body: { schema?: string; schemaType?: string; message?: string; error_code?: number } = {};
     try {
       body = JSON.parse(text) as typeof body;
@@ -136,15 +143,7 @@ export class Decoder {
    * down or refuses the credentials is found at start, not at the first unknown schema id.
    */
   async probe(): Promise<void> {
-    let status: number;
-    let text: string;
-    try {
-      const response = await request(`${this.url}/subjects`, { headers: this.headers });
-      status = response.statusCode;
-      text = await response.body.text();
-    } catch (error) {
-      throw new RetriableError(`schema registry unreachable: ${(error as Error).message}`, { cause: error });
-    }
+    const { status, text } = await this.get('/subjects');
     if (status === 401 || status === 403) throw this.refused(status, text.slice(0, 200));
     if (status !== 200)
       throw new RetriableError(

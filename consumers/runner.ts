@@ -18,6 +18,7 @@ import { type ChatstreamError, describeError, ServiceError } from '../core/error
 import type { Logger } from '../core/log.ts';
 import { createMetricsRegistry, type Health } from '../core/metrics.ts';
 import { backoffMs, type RetryPolicy, sleep } from '../core/retry.ts';
+import { checkKafkaAccess } from '../kafka/access.ts';
 import { createKafka } from '../kafka/client.ts';
 import { type DeadLetter, DeadLetterQueue, ensureDeadLetterTopic } from '../kafka/dead-letters.ts';
 import type { SinkConfig } from './config.ts';
@@ -220,6 +221,7 @@ export class SinkRunner {
   private async connect(): Promise<void> {
     const { config, sink, log, topics, group } = this.options;
     const kafkaHint = `is Kafka running (chatstream stack status)? check CHATSTREAM_KAFKA_BROKERS (${config.kafka.brokers.join(',')})`;
+    await checkKafkaAccess(config); // wrong credentials or CA: exit 3 now, not after the retries
     this.admin = await this.startStep('kafka', 'connecting', kafkaHint, async () => {
       const admin = this.kafka.admin();
       try {
@@ -238,7 +240,6 @@ export class SinkRunner {
     if (createTopics)
       await this.startStep('kafka', 'creating the topics', kafkaHint, () => createTopics(admin));
     await this.startStep('kafka', 'connecting the dead-letter producer', kafkaHint, () => this.dlq.connect());
-    await this.waitForTopics(admin, kafkaHint);
     const { decoder } = this;
     if (decoder.probe)
       await this.startStep(
@@ -253,6 +254,8 @@ export class SinkRunner {
       `is ${sink.name} running and reachable (chatstream stack status)? check its settings (CHATSTREAM_${sink.name.toUpperCase()}_*)`,
       () => sink.connect(),
     );
+    // Last: the destination's settings are checked even while the topics do not exist yet.
+    await this.waitForTopics(admin, kafkaHint);
 
     const { batchMaxBytes, batchMaxWaitMs, memoryBytes, concurrency, sessionTimeoutMs } = config.sink;
     // The memory budget: half for decoded chunks in flight; the fetch gets 1/16 of it in bytes,

@@ -15,6 +15,10 @@ export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..
 
 export const KAFKA_DEFAULT_VERSION = '3.9.2';
 
+/** Kafka's security.protocol values and the SASL mechanisms chatstream's client speaks. */
+export const KAFKA_SECURITY_PROTOCOLS = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'] as const;
+export const KAFKA_SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
+
 /** Schema compatibility levels, as Confluent's registry names them (rules: schemas/compatibility.ts). */
 export const COMPATIBILITY_LEVELS = [
   'NONE',
@@ -96,6 +100,11 @@ export const coreSchema = {
       max: 3600,
       description: 'Seconds each service may take to become ready before `stack up` fails.',
     }),
+    secure: setting.bool({
+      default: false,
+      description:
+        'Local stack, secure mode (also `stack up --secure`): a throw-away CA and server certificate under `<home>/tls`, a Kafka `SASL_SSL` listener with a SCRAM-SHA-512 user, ClickHouse over HTTPS and the registry over HTTPS with basic auth; `stack up` prints the client settings.',
+    }),
   },
   kafka: {
     port: setting.port({ default: 9092, description: 'Local stack: the Kafka broker listener (127.0.0.1).' }),
@@ -124,6 +133,48 @@ export const coreSchema = {
       example: 'kafka:9092',
     }),
     clientId: setting.string({ default: 'chatstream', description: 'Kafka client id prefix.' }),
+    securityProtocol: setting.oneOf(KAFKA_SECURITY_PROTOCOLS, {
+      default: 'PLAINTEXT',
+      description:
+        'How the clients talk to the brokers: `SSL` is TLS, `SASL_*` adds a SASL login (as Kafka names them).',
+      example: 'SASL_SSL',
+    }),
+    saslMechanism: setting.oneOf(KAFKA_SASL_MECHANISMS, {
+      default: 'SCRAM-SHA-512',
+      description: 'SASL mechanism for `SASL_PLAINTEXT` / `SASL_SSL` (Confluent Cloud: `PLAIN`).',
+      example: 'PLAIN',
+    }),
+    saslUsername: setting.optionalString({
+      description: 'SASL user name (Confluent Cloud: the API key).',
+      example: 'ABCDEFGH12345678',
+    }),
+    saslPassword: setting.string({
+      default: '',
+      secret: true,
+      description: 'SASL password (Confluent Cloud: the API secret).',
+    }),
+    sslCaLocation: setting.optionalString({
+      description:
+        "PEM file of the CA certificate(s) that signed the brokers' certificates; unset = the system's trusted CAs.",
+      example: '/etc/chatstream/kafka-ca.pem',
+    }),
+    sslCertificateLocation: setting.optionalString({
+      description: 'PEM client certificate, for brokers that require mutual TLS (with the key).',
+      example: '/etc/chatstream/kafka-client.pem',
+    }),
+    sslKeyLocation: setting.optionalString({
+      description: 'PEM private key of the client certificate (unencrypted).',
+      example: '/etc/chatstream/kafka-client.key',
+    }),
+    sslCheckHostname: setting.bool({
+      default: true,
+      description:
+        "Check that the broker's certificate names the host connected to. Turn off only for tests.",
+    }),
+    securePort: setting.port({
+      default: 9094,
+      description: 'Local stack, secure mode: the `SASL_SSL` listener (127.0.0.1).',
+    }),
     topicPrefix: setting.string({
       default: '',
       description: 'Put in front of every topic name.',
@@ -171,7 +222,12 @@ export const coreSchema = {
     password: setting.string({
       default: '',
       secret: true,
-      description: 'Basic-auth password for the schema registry.',
+      description: 'Basic-auth password for the schema registry (Confluent Cloud: the API secret).',
+    }),
+    sslCaLocation: setting.optionalString({
+      description:
+        "PEM file of the CA that signed an https registry's certificate; unset = the system's CAs.",
+      example: '/etc/chatstream/registry-ca.pem',
     }),
   },
   registry: {
@@ -201,11 +257,23 @@ export const coreSchema = {
       secret: true,
       description: 'Basic-auth password the registry requires.',
     }),
+    tlsCertificateLocation: setting.optionalString({
+      description: 'When set (with the key), the registry serves HTTPS with this PEM certificate chain.',
+      example: '/etc/chatstream/registry.pem',
+    }),
+    tlsKeyLocation: setting.optionalString({
+      description: "PEM private key of the registry's HTTPS certificate.",
+      example: '/etc/chatstream/registry.key',
+    }),
   },
   postgres,
   clickhouse: {
     httpPort: setting.port({ default: 8123, description: 'Local stack: ClickHouse HTTP port (127.0.0.1).' }),
     tcpPort: setting.port({ default: 9000, description: 'Local stack: ClickHouse native port (127.0.0.1).' }),
+    httpsPort: setting.port({
+      default: 8443,
+      description: 'Local stack, secure mode: ClickHouse HTTPS port (127.0.0.1).',
+    }),
     bin: setting.optionalString({
       description:
         'Local stack: the ClickHouse server to run. Defaults to `clickhouse` (run as `clickhouse server`) or `clickhouse-server` on PATH; when neither exists and we are root on Debian, `apt-get install clickhouse-server`.',
@@ -214,7 +282,19 @@ export const coreSchema = {
     url: setting.url({
       default: (s) => `http://127.0.0.1:${s.httpPort}`,
       description: 'ClickHouse HTTP endpoint the clients use. Defaults to the local stack.',
-      example: 'http://clickhouse:8123',
+      example: 'https://abc123.eu-west-1.aws.clickhouse.cloud:8443',
+    }),
+    sslCaLocation: setting.optionalString({
+      description: "PEM file of the CA that signed an https URL's certificate; unset = the system's CAs.",
+      example: '/etc/chatstream/clickhouse-ca.pem',
+    }),
+    sslCertificateLocation: setting.optionalString({
+      description: 'PEM client certificate, for a server that asks for one (with the key and the CA).',
+      example: '/etc/chatstream/clickhouse-client.pem',
+    }),
+    sslKeyLocation: setting.optionalString({
+      description: 'PEM private key of the client certificate (unencrypted).',
+      example: '/etc/chatstream/clickhouse-client.key',
     }),
     user: setting.string({ default: 'default', description: 'ClickHouse user.' }),
     password: setting.string({ default: '', secret: true, description: 'ClickHouse password.' }),

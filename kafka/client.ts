@@ -1,6 +1,7 @@
 /**
- * The one place that builds kafkajs clients: brokers and client id from the configuration,
- * kafkajs's own log lines routed into chatstream's structured logger.
+ * The one place that builds kafkajs clients: brokers, client id, TLS and SASL from the
+ * configuration (kafka/security.ts), kafkajs's own log lines routed into chatstream's
+ * structured logger. Every producer, consumer and admin client in chatstream comes from here.
  */
 import {
   type Admin,
@@ -13,7 +14,9 @@ import {
 } from 'kafkajs';
 import { createLogger } from '../core/log.ts';
 import type { CoreConfig } from '../core/settings.ts';
+import { checkKafkaAccess } from './access.ts';
 import { murmur2Partitioner } from './partitioner.ts';
+import { kafkaSecurity } from './security.ts';
 
 const log = createLogger('kafkajs');
 
@@ -48,6 +51,8 @@ export interface ClientOptions {
   role?: string;
   /** kafkajs's own logging; NOTHING for probes that expect failures. */
   quiet?: boolean;
+  /** No TLS or SASL whatever the settings: the local stack's own loopback PLAINTEXT listener. */
+  plaintext?: boolean;
   overrides?: Partial<KafkaConfig>;
 }
 
@@ -55,6 +60,7 @@ export function createKafka(config: CoreConfig, options: ClientOptions = {}): Ka
   return new Kafka({
     clientId: options.role ? `${config.kafka.clientId}-${options.role}` : config.kafka.clientId,
     brokers: config.kafka.brokers,
+    ...(options.plaintext ? {} : kafkaSecurity(config)),
     logLevel: options.quiet ? KafkaLogLevel.NOTHING : KafkaLogLevel.WARN,
     logCreator,
     ...options.overrides,
@@ -71,6 +77,7 @@ export function createProducer(kafka: Kafka, config: ProducerConfig = {}): Produ
 
 /** Runs fn with a connected admin client, always disconnecting it. */
 export async function withAdmin<T>(config: CoreConfig, fn: (admin: Admin) => Promise<T>): Promise<T> {
+  await checkKafkaAccess(config);
   const admin = createKafka(config, { role: 'admin' }).admin();
   await admin.connect();
   try {

@@ -6,6 +6,7 @@
 
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Logger } from '../core/log.ts';
 import { registryErrors as E, RegistryError } from './errors.ts';
 import type { SchemaBody, SchemaRegistry } from './registry.ts';
@@ -176,6 +177,8 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 export interface HttpOptions {
   /** Basic auth; when set, every request must carry it. */
   auth?: { user: string; password: string };
+  /** PEM certificate chain and key: serve HTTPS instead of HTTP. */
+  tls?: { cert: string; key: string };
   log: Logger;
 }
 
@@ -189,7 +192,7 @@ function authorized(req: IncomingMessage, auth: HttpOptions['auth']): boolean {
 }
 
 export function createRegistryServer(registry: SchemaRegistry, options: HttpOptions): Server {
-  return createServer(async (req, res) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const started = Date.now();
     const url = new URL(req.url ?? '/', 'http://registry');
     const method = req.method ?? 'GET';
@@ -209,5 +212,6 @@ export function createRegistryServer(registry: SchemaRegistry, options: HttpOpti
     } finally {
       options.log.debug('request', { method, path: url.pathname, status, ms: Date.now() - started });
     }
-  });
+  };
+  return options.tls ? createHttpsServer(options.tls, handle) : createServer(handle);
 }

@@ -1,16 +1,47 @@
 /**
  * The pipeline's schema-registry client: @kafkajs/confluent-schema-registry (encode, decode,
- * register) configured from the settings, plus the two admin calls it lacks (subject config).
+ * register) configured from the settings — URL, basic auth (Confluent Cloud's key and
+ * secret), a CA bundle for an https registry — plus the two admin calls it lacks (subject
+ * config). Every other HTTP call to the registry uses registryHttp() for the same settings.
  */
+import { Agent as HttpsAgent } from 'node:https';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import { request } from 'undici';
+import { Agent, type Dispatcher, request } from 'undici';
 import type { CoreConfig } from '../core/settings.ts';
+import { tlsOptions } from '../core/tls.ts';
 import type { Level } from './compatibility.ts';
 import type { RegistryPort } from './evolution.ts';
 
+/** The CA bundle for an https registry (undefined: the system's CAs). */
+function registryCa(config: CoreConfig): string | undefined {
+  return tlsOptions('CHATSTREAM_SCHEMA_REGISTRY', { ca: config.schemaRegistry.sslCaLocation }).ca as
+    | string
+    | undefined;
+}
+
+/** Headers and undici dispatcher for a raw HTTP call to the registry (auth and CA applied). */
+export function registryHttp(config: CoreConfig): {
+  headers: Record<string, string>;
+  dispatcher?: Dispatcher;
+} {
+  const { username, password } = config.schemaRegistry;
+  const ca = registryCa(config);
+  return {
+    headers: username
+      ? { Authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` }
+      : {},
+    ...(ca ? { dispatcher: new Agent({ connect: { ca } }) } : {}),
+  };
+}
+
 export function createRegistryClient(config: CoreConfig): SchemaRegistry {
   const { url, username, password } = config.schemaRegistry;
-  return new SchemaRegistry({ host: url, ...(username ? { auth: { username, password } } : {}) });
+  const ca = registryCa(config);
+  return new SchemaRegistry({
+    host: url,
+    ...(username ? { auth: { username, password } } : {}),
+    ...(ca ? { agent: new HttpsAgent({ ca, keepAlive: true }) } : {}),
+  });
 }
 
 export function registryPort(client: SchemaRegistry): RegistryPort {
@@ -21,21 +52,17 @@ export function registryPort(client: SchemaRegistry): RegistryPort {
   };
 }
 
-function headers(config: CoreConfig): Record<string, string> {
-  const { username, password } = config.schemaRegistry;
-  return {
-    'Content-Type': 'application/vnd.schemaregistry.v1+json',
-    ...(username
-      ? { Authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` }
-      : {}),
-  };
+function options(config: CoreConfig): { headers: Record<string, string>; dispatcher?: Dispatcher } {
+  const http = registryHttp(config);
+  return { ...http, headers: { 'Content-Type': 'application/vnd.schemaregistry.v1+json', ...http.headers } };
 }
 
 /** The subject's own compatibility level, or undefined when it follows the global one. */
 export async function subjectCompatibility(config: CoreConfig, subject: string): Promise<Level | undefined> {
-  const response = await request(`${config.schemaRegistry.url}/config/${encodeURIComponent(subject)}`, {
-    headers: headers(config),
-  });
+  const response = await request(
+    `${config.schemaRegistry.url}/config/${encodeURIComponent(subject)}`,
+    options(config),
+  );
   const body = (await response.body.json()) as {
     compatibilityLevel?: Level;
     error_code?: number;
@@ -54,7 +81,7 @@ export async function setSubjectCompatibility(
 ): Promise<void> {
   const response = await request(`${config.schemaRegistry.url}/config/${encodeURIComponent(subject)}`, {
     method: 'PUT',
-    headers: headers(config),
+    ...options(config),
     body: JSON.stringify({ compatibility: level }),
   });
   const body = (await response.body.json()) as { message?: string };

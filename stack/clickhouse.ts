@@ -11,7 +11,9 @@ import { ConfigError, MissingDependencyError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { CoreConfig } from '../core/settings.ts';
 import { isRunning, readPidFile, startDetached, which } from './process.ts';
+import { isSecureStack, secureStack } from './secure.ts';
 import { type PortClaim, type Service, type ServiceStatus, waitUntilReady } from './service.ts';
+import { ensureCertificates } from './tls.ts';
 
 const NAME = 'clickhouse';
 /** Debian installs the server outside a non-root PATH. */
@@ -19,12 +21,38 @@ const DEBIAN_SERVER = '/usr/sbin/clickhouse-server';
 
 const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
+/** Secure mode: an HTTPS port with the stack's certificate; client certificates are checked when sent. */
+export interface HttpsListener {
+  port: number;
+  certificate: string;
+  key: string;
+  ca: string;
+}
+
+function httpsConfig(https: HttpsListener): string {
+  return `
+  <https_port>${https.port}</https_port>
+  <openSSL>
+    <server>
+      <certificateFile>${xmlEscape(https.certificate)}</certificateFile>
+      <privateKeyFile>${xmlEscape(https.key)}</privateKeyFile>
+      <caConfig>${xmlEscape(https.ca)}</caConfig>
+      <verificationMode>relaxed</verificationMode>
+      <loadDefaultCAFile>false</loadDefaultCAFile>
+      <cacheSessions>true</cacheSessions>
+      <disableProtocols>sslv2,sslv3,tlsv1,tlsv1_1</disableProtocols>
+      <preferServerCiphers>true</preferServerCiphers>
+    </server>
+  </openSSL>`;
+}
+
 /** The server config (the `<yandex>` root is read by 18.16 and by current releases). Pure. */
 export function serverConfig(opts: {
   dir: string;
   logDir: string;
   httpPort: number;
   tcpPort: number;
+  https?: HttpsListener;
 }): string {
   const d = xmlEscape(opts.dir);
   const l = xmlEscape(opts.logDir);
@@ -40,7 +68,7 @@ export function serverConfig(opts: {
   </logger>
   <listen_host>127.0.0.1</listen_host>
   <http_port>${opts.httpPort}</http_port>
-  <tcp_port>${opts.tcpPort}</tcp_port>
+  <tcp_port>${opts.tcpPort}</tcp_port>${opts.https ? httpsConfig(opts.https) : ''}
   <path>${d}/data/</path>
   <tmp_path>${d}/tmp/</tmp_path>
   <user_files_path>${d}/user_files/</user_files_path>
@@ -111,6 +139,9 @@ export class ClickHouseService implements Service {
     return [
       { port: this.config.clickhouse.httpPort, setting: 'CHATSTREAM_CLICKHOUSE_HTTP_PORT' },
       { port: this.config.clickhouse.tcpPort, setting: 'CHATSTREAM_CLICKHOUSE_TCP_PORT' },
+      ...(isSecureStack(this.config)
+        ? [{ port: this.config.clickhouse.httpsPort, setting: 'CHATSTREAM_CLICKHOUSE_HTTPS_PORT' }]
+        : []),
     ];
   }
 
@@ -183,10 +214,20 @@ export class ClickHouseService implements Service {
     for (const sub of ['tmp', 'user_files', 'format_schemas'])
       mkdirSync(join(this.dir, sub), { recursive: true });
     mkdirSync(join(this.config.stack.home, 'logs'), { recursive: true });
-    const { httpPort, tcpPort, password } = this.config.clickhouse;
+    const { httpPort, tcpPort, httpsPort } = this.config.clickhouse;
     const logDir = join(this.config.stack.home, 'logs');
-    writeFileSync(this.configFile, serverConfig({ dir: this.dir, logDir, httpPort, tcpPort }));
-    writeFileSync(join(this.dir, 'users.xml'), usersConfig(password));
+    const secure = secureStack(this.config);
+    const certs = secure && ensureCertificates(this.config.stack.home);
+    const https = certs
+      ? { port: httpsPort, certificate: certs.serverCert, key: certs.serverKey, ca: certs.ca }
+      : undefined;
+    writeFileSync(this.configFile, serverConfig({ dir: this.dir, logDir, httpPort, tcpPort, https }));
+    writeFileSync(join(this.dir, 'users.xml'), usersConfig(this.password()), { mode: 0o600 });
+  }
+
+  /** The `default` user's password: the configured one, or in secure mode a generated one. */
+  private password(): string {
+    return secureStack(this.config)?.clickhouse.password ?? this.config.clickhouse.password;
   }
 
   async start(log: Logger): Promise<void> {
@@ -203,9 +244,8 @@ export class ClickHouseService implements Service {
 
   /** Runs a query over HTTP on the local server; used only for readiness and status. */
   private async query(sql: string, timeoutMs: number): Promise<string> {
-    const { user, password } = this.config.clickhouse;
     const response = await fetch(`${this.endpoint}/?query=${encodeURIComponent(sql)}`, {
-      headers: { 'X-ClickHouse-User': user, 'X-ClickHouse-Key': password },
+      headers: { 'X-ClickHouse-User': 'default', 'X-ClickHouse-Key': this.password() },
       signal: AbortSignal.timeout(timeoutMs),
     });
     const body = (await response.text()).trim();

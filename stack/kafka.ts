@@ -4,29 +4,68 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, MissingDependencyError, ServiceError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { type CoreConfig, PROJECT_ROOT } from '../core/settings.ts';
 import { createKafka } from '../kafka/client.ts';
 import { isRunning, readPidFile, startDetached, which } from './process.ts';
+import { isSecureStack, secureStack } from './secure.ts';
 import { type PortClaim, type Service, type ServiceStatus, waitUntilReady } from './service.ts';
+import { ensureCertificates } from './tls.ts';
+
+function readFileIfAny(path: string): string | undefined {
+  return existsSync(path) ? readFileSync(path, 'utf8').trim() : undefined;
+}
 
 const NAME = 'kafka';
 
+/** Secure mode: a SASL_SSL listener (SCRAM-SHA-512) with a PEM keystore and truststore. */
+export interface SecureListener {
+  port: number;
+  /** Server key, certificate and CA in one PEM file. */
+  keystore: string;
+  /** The CA (PEM) client certificates are checked against, when a client sends one. */
+  truststore: string;
+}
+
+/** The SASL_SSL listener's lines. Pure. */
+function secureLines(secure: SecureListener): string[] {
+  const l = 'listener.name.sasl_ssl';
+  return [
+    'sasl.enabled.mechanisms=SCRAM-SHA-512',
+    `${l}.sasl.enabled.mechanisms=SCRAM-SHA-512`,
+    `${l}.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;`,
+    `${l}.ssl.keystore.type=PEM`,
+    `${l}.ssl.keystore.location=${secure.keystore}`,
+    `${l}.ssl.truststore.type=PEM`,
+    `${l}.ssl.truststore.location=${secure.truststore}`,
+    `${l}.ssl.client.auth=requested`,
+  ];
+}
+
 /** server.properties for a single KRaft node. Pure, so it is unit-tested. */
-export function serverProperties(opts: { port: number; controllerPort: number; dataDir: string }): string {
+export function serverProperties(opts: {
+  port: number;
+  controllerPort: number;
+  dataDir: string;
+  secure?: SecureListener;
+}): string {
+  const secure = opts.secure;
+  const sasl = secure ? `,SASL_SSL://127.0.0.1:${secure.port}` : '';
   return [
     '# Written by `chatstream stack up`; edits are overwritten.',
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${opts.controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${opts.port},CONTROLLER://127.0.0.1:${opts.controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${opts.port}`,
+    `listeners=PLAINTEXT://127.0.0.1:${opts.port}${sasl},CONTROLLER://127.0.0.1:${opts.controllerPort}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${opts.port}${sasl}`,
     'controller.listener.names=CONTROLLER',
+    // The stack's own processes (the registry, probes) and the broker itself stay on loopback PLAINTEXT.
     'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,${secure ? 'SASL_SSL:SASL_SSL,' : ''}CONTROLLER:PLAINTEXT`,
+    ...(secure ? secureLines(secure) : []),
     `log.dirs=${opts.dataDir}`,
     'num.partitions=1',
     'default.replication.factor=1',
@@ -98,6 +137,9 @@ export class KafkaService implements Service {
     return [
       { port: this.config.kafka.port, setting: 'CHATSTREAM_KAFKA_PORT' },
       { port: this.config.kafka.controllerPort, setting: 'CHATSTREAM_KAFKA_CONTROLLER_PORT' },
+      ...(isSecureStack(this.config)
+        ? [{ port: this.config.kafka.securePort, setting: 'CHATSTREAM_KAFKA_SECURE_PORT' }]
+        : []),
     ];
   }
 
@@ -163,11 +205,36 @@ export class KafkaService implements Service {
     const libs = this.libs(log);
     const dataDir = join(this.dir, 'data');
     mkdirSync(dataDir, { recursive: true });
-    const { port, controllerPort } = this.config.kafka;
-    writeFileSync(this.propertiesFile, serverProperties({ port, controllerPort, dataDir }));
+    const { port, controllerPort, securePort } = this.config.kafka;
+    const secure = secureStack(this.config);
+    if (secure) ensureCertificates(this.config.stack.home);
+    const listener = secure && {
+      port: securePort,
+      keystore: secure.certificates.serverKeystore,
+      truststore: secure.certificates.ca,
+    };
+    writeFileSync(
+      this.propertiesFile,
+      serverProperties({ port, controllerPort, dataDir, secure: listener || undefined }),
+    );
     writeFileSync(join(this.dir, 'log4j.properties'), LOG4J);
-    if (existsSync(join(dataDir, 'meta.properties'))) return;
-    log.info('formatting Kafka storage (KRaft)', { dataDir });
+    const scramMarker = join(this.dir, 'scram-user');
+    if (existsSync(join(dataDir, 'meta.properties'))) {
+      if (secure && readFileIfAny(scramMarker) !== secure.kafka.user)
+        throw new ServiceError(
+          NAME,
+          `the storage was formatted without the SCRAM user "${secure.kafka.user}"`,
+          {
+            code: 'KAFKA_NO_SCRAM_USER',
+            hint: `secure mode creates its Kafka user when the storage is formatted: use a fresh CHATSTREAM_STACK_HOME for the secure stack (or \`chatstream stack reset --yes\`, which deletes the data)`,
+          },
+        );
+      return;
+    }
+    log.info('formatting Kafka storage (KRaft)', {
+      dataDir,
+      scramUser: secure ? secure.kafka.user : undefined,
+    });
     const format = spawnSync(
       java,
       [
@@ -178,6 +245,10 @@ export class KafkaService implements Service {
         newClusterId(),
         '-c',
         this.propertiesFile,
+        // The SCRAM user, stored in the cluster metadata from the start (KRaft).
+        ...(secure
+          ? ['--add-scram', `SCRAM-SHA-512=[name=${secure.kafka.user},password=${secure.kafka.password}]`]
+          : []),
       ],
       { encoding: 'utf8' },
     );
@@ -187,6 +258,7 @@ export class KafkaService implements Service {
         hint: `${format.stdout}${format.stderr}`.trim().split('\n').slice(-10).join('\n'),
       });
     }
+    if (secure) writeFileSync(scramMarker, secure.kafka.user);
   }
 
   private jvmArgs(libs: string): string[] {
@@ -221,6 +293,7 @@ export class KafkaService implements Service {
     const kafka = createKafka(this.config, {
       role: 'stack-check',
       quiet: true,
+      plaintext: true,
       overrides: {
         brokers: [this.endpoint],
         connectionTimeout: timeoutMs,

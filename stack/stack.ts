@@ -1,7 +1,8 @@
 /**
  * The local stack: the services chatstream runs on when there is no Docker. `up` is
  * idempotent (running services are left alone), `down` stops exactly the processes the pid
- * files name, data survives both, and `reset` wipes it.
+ * files name, data survives both, and `reset` wipes it. Secure mode (stack/secure.ts) adds TLS
+ * and logins to the same services.
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { KafkaService } from './kafka.ts';
 import { PostgresService } from './postgres.ts';
 import { isPortFree, isRunning, readPidFile, stopProcess } from './process.ts';
 import { RegistryService } from './registry.ts';
+import { markSecure } from './secure.ts';
 import type { Service, ServiceStatus } from './service.ts';
 
 /** How long a service may take to stop after SIGTERM before it is killed. */
@@ -88,6 +90,7 @@ export class Stack {
     const wanted = select(this.services, names);
     const toStart = wanted.filter((s) => !isRunning(readPidFile(s.pidFile)));
     await checkPorts(toStart);
+    if (this.config.stack.secure) markSecure(this.config);
     for (const service of toStart) await service.prepare(this.log.child(service.name));
     for (const service of wanted) {
       if (toStart.includes(service)) {
@@ -127,7 +130,7 @@ export class Stack {
   /** Stops everything and deletes all data, configs and logs (the download cache is kept). */
   async reset(): Promise<void> {
     await this.down();
-    for (const folder of ['kafka', 'clickhouse', 'postgres', 'logs', 'run']) {
+    for (const folder of ['kafka', 'clickhouse', 'postgres', 'logs', 'run', 'tls']) {
       rmSync(join(this.config.stack.home, folder), { recursive: true, force: true });
     }
     this.log.info('stack data removed', { home: this.config.stack.home });

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { Config } from '../../cli/settings.ts';
+import { createClickHouseClient } from '../../consumers/sinks/clickhouse/connection.ts';
 import { createKafka, createProducer } from '../../kafka/client.ts';
 import { createRegistryClient } from '../../schemas/registry-client.ts';
 import { createTopic } from '../../test/helpers/produce.ts';
@@ -23,12 +23,7 @@ async function measure(config: Config, rate: number): Promise<BenchRow> {
     { type: SchemaType.AVRO, schema: JSON.stringify(BENCH_SCHEMA) },
     { subject: `${topic}-value` },
   );
-  const ch = createClient({
-    url: config.clickhouse.url,
-    username: config.clickhouse.user,
-    password: config.clickhouse.password,
-    log: { level: ClickHouseLogLevel.OFF },
-  });
+  const ch = createClickHouseClient(config);
   const table = `${config.clickhouse.database}.${topic}`;
   const child = spawnSink('clickhouse', topic, `${topic}_g`);
   // Warm up: one record, so the table exists and the group is joined before the clock starts.

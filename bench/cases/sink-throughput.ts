@@ -11,8 +11,8 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { request } from 'undici';
+import { createClickHouseClient } from '../../consumers/sinks/clickhouse/connection.ts';
 import { createKafka, createProducer } from '../../kafka/client.ts';
 import { createTopic, produceAvro } from '../../test/helpers/produce.ts';
 import { rssOf, spawnSink } from '../../test/helpers/sink-process.ts';
@@ -72,12 +72,7 @@ export const sinkThroughput: BenchCase = {
     const rows: BenchRow[] = [];
     const stamp = Date.now().toString(36);
     const topic = `bench_sink_${stamp}`;
-    const ch = createClient({
-      url: config.clickhouse.url,
-      username: config.clickhouse.user,
-      password: config.clickhouse.password,
-      log: { level: ClickHouseLogLevel.OFF },
-    });
+    const ch = createClickHouseClient(config);
     const db = config.clickhouse.database;
     const count = async (table: string) => {
       try {

@@ -4,12 +4,21 @@ import { existsSync } from 'node:fs';
 import { EXIT, UsageError } from '../../core/errors.ts';
 import { renderTable } from '../../core/table.ts';
 import { tail } from '../../stack/process.ts';
+import { secureClientSettings, secureStack } from '../../stack/secure.ts';
 import type { ServiceStatus } from '../../stack/service.ts';
 import { Stack } from '../../stack/stack.ts';
 import type { Command, Context } from '../command.ts';
 
 function stackOf(ctx: Context): Stack {
   return new Stack(ctx.config, ctx.log.child('stack'));
+}
+
+/** Secure mode: the settings a client needs, ready to paste (passwords as `_FILE`, never their values). */
+export function secureSettingsText(config: Context['config']): string | undefined {
+  const secure = secureStack(config);
+  if (!secure) return undefined;
+  const lines = secureClientSettings(config, secure).map(([name, value]) => `export ${name}=${value}`);
+  return ['', 'Secure mode: a client of this stack sets', ...lines].join('\n');
 }
 
 function checkNames(stack: Stack, names: string[]): string[] {
@@ -33,11 +42,19 @@ const up: Command = {
   argsUsage: '[service...]',
   summary: 'Start the local stack (Kafka, ClickHouse) and wait until every service answers.',
   details:
-    'Idempotent: running services are left alone. Kafka is fetched from Maven Central on first use;\nClickHouse is installed with apt-get when missing (root on Debian). Data lives under CHATSTREAM_STACK_HOME.',
+    'Idempotent: running services are left alone. Kafka is fetched from Maven Central on first use;\nClickHouse is installed with apt-get when missing (root on Debian). Data lives under CHATSTREAM_STACK_HOME.\n--secure (or CHATSTREAM_STACK_SECURE=true) adds a throw-away CA, Kafka SASL_SSL (SCRAM-SHA-512), ClickHouse HTTPS and\nthe registry over HTTPS with basic auth, and prints the settings a client needs. A stack once secure stays so.',
+  options: {
+    secure: { type: 'boolean', description: 'Secure mode (same as CHATSTREAM_STACK_SECURE=true).' },
+  },
   async run(ctx) {
-    const stack = stackOf(ctx);
+    const config = ctx.flags.secure
+      ? { ...ctx.config, stack: { ...ctx.config.stack, secure: true } }
+      : ctx.config;
+    const stack = new Stack(config, ctx.log.child('stack'));
     const statuses = await stack.up(checkNames(stack, ctx.args));
     ctx.out(statusTable(statuses));
+    const settings = secureSettingsText(config);
+    if (settings) ctx.out(settings);
     return statuses.every((s) => s.state === 'running') ? EXIT.ok : EXIT.service;
   },
 };

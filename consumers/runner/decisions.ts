@@ -20,6 +20,7 @@ import {
   PoisonError,
   ServiceError,
 } from '../../core/errors.ts';
+import { kafkaAccessError } from '../../kafka/security.ts';
 
 export type Decision =
   | { action: 'retry' }
@@ -101,6 +102,8 @@ export function fatalOf(error: unknown, context?: string): ChatstreamError {
   const links = chain(error);
   const own = links.find(isChatstreamError);
   if (own) return own;
+  const access = kafkaAccessError(error);
+  if (access) return access;
   const message = `${context ? `${context}: ` : ''}${(error as Error)?.message ?? String(error)}`;
   const type = kafkaType(error);
   const hint = type === undefined ? undefined : KAFKA_CONFIG_TYPES.get(type);
@@ -129,6 +132,9 @@ export function decide(error: unknown): Decision {
   if (isRejoin(error)) return { action: 'rejoin' };
   const own = chain(error).find(isChatstreamError);
   if (own) return own.retriable ? { action: 'retry' } : { action: 'stop', error: own };
+  // A certificate that does not verify is a connection error kafkajs would retry: it is a setting.
+  const access = kafkaAccessError(error);
+  if (access) return { action: 'stop', error: access };
   if (kafkaType(error) && KAFKA_CONFIG_TYPES.has(kafkaType(error) as string))
     return { action: 'stop', error: fatalOf(error) };
   if (isRetriable(error)) return { action: 'retry' };

@@ -7,6 +7,7 @@
  */
 import avro from 'avsc';
 import { EXIT, FatalError, RetriableError } from '../../core/errors.ts';
+import { certificateError } from '../../core/tls.ts';
 import { kindOf, latestSchema, type RecordKind, subjectOf } from '../../schemas/catalog.ts';
 import { type ContractMode, type RegistryPort, SchemaContract } from '../../schemas/evolution.ts';
 import type { SourceRecord } from '../source.ts';
@@ -57,6 +58,12 @@ function header(id: number): Buffer {
 export function classifyRegistryError(error: unknown, subject: string, setting: string): Error {
   const status = (error as { status?: number }).status;
   const message = (error as Error).message ?? String(error);
+  const certificate = certificateError(
+    'schema registry',
+    'CHATSTREAM_SCHEMA_REGISTRY_SSL_CA_LOCATION',
+    error,
+  );
+  if (certificate) return certificate;
   if (status === 401 || status === 403)
     return new FatalError(`schema registry refused our credentials (${status}) registering ${subject}`, {
       code: 'REGISTRY_AUTH',

@@ -1,9 +1,9 @@
 /**
  * The topics a source needs before it writes: its record kinds' topics, the dead-letter topic
  * and the offsets topic, created with their settings when missing. Kafka out of reach here is
- * a service failure (exit 5) naming the setting.
+ * a service failure (exit 5) naming the setting; refused credentials or certificates exit 3.
  */
-import { ServiceError } from '../../core/errors.ts';
+import { isChatstreamError, ServiceError } from '../../core/errors.ts';
 import { withAdmin } from '../../kafka/client.ts';
 import { ensureDeadLetterTopic } from '../../kafka/dead-letters.ts';
 import { ensureTopics } from '../../kafka/topics.ts';
@@ -24,6 +24,7 @@ export async function prepareTopics(config: ProducerConfig, kinds: RecordKind[])
       );
     });
   } catch (error) {
+    if (isChatstreamError(error)) throw error; // a setting (credentials, certificate) already named
     throw new ServiceError(
       'kafka',
       `cannot prepare the topics on ${config.kafka.brokers.join(',')}: ${(error as Error).message}`,

@@ -17,6 +17,7 @@ import type { Kafka, Message, Producer } from 'kafkajs';
 import { EXIT, FatalError, RetriableError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { createProducer } from '../../kafka/client.ts';
+import { kafkaAccessError } from '../../kafka/security.ts';
 
 export interface TopicMessages {
   topic: string;
@@ -93,6 +94,8 @@ export function kafkaErrorType(error: unknown): string | undefined {
  * accepts (exit 5). Undefined for anything else. Shared by the transactional and the idempotent writer.
  */
 export function kafkaRefusal(error: unknown, what: string, client = 'this client'): FatalError | undefined {
+  const access = kafkaAccessError(error);
+  if (access) return access;
   const type = kafkaErrorType(error);
   if (type && REFUSED.has(type))
     return new FatalError(`Kafka refused ${what}: ${type}`, {

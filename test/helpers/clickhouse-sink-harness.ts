@@ -4,9 +4,9 @@
  * dropped when the test file ends.
  */
 import { after } from 'node:test';
-import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { type Config, loadConfig } from '../../cli/settings.ts';
 import type { AvroRecordSchema, SinkRecord, WriteResult } from '../../consumers/sink.ts';
+import { createClickHouseClient } from '../../consumers/sinks/clickhouse/connection.ts';
 import { quoteIdent, quoteString, tableName } from '../../consumers/sinks/clickhouse/schema.ts';
 import { ClickHouseSink } from '../../consumers/sinks/clickhouse/sink.ts';
 import { createLogger } from '../../core/log.ts';
@@ -14,12 +14,7 @@ import { uniqueName } from './names.ts';
 
 export const config = loadConfig();
 export const log = createLogger('test.sink-clickhouse');
-export const client = createClient({
-  url: config.clickhouse.url,
-  username: config.clickhouse.user,
-  password: config.clickhouse.password,
-  log: { level: ClickHouseLogLevel.OFF },
-});
+export const client = createClickHouseClient(config);
 export const database = config.clickhouse.database;
 export const db = quoteIdent(database);
 const sinks: ClickHouseSink[] = [];

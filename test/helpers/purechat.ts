@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { request } from 'undici';
 import { loadConfig } from '../../cli/settings.ts';
+import { createClickHouseClient } from '../../consumers/sinks/clickhouse/connection.ts';
 import { quoteIdent, tableName } from '../../consumers/sinks/clickhouse/schema.ts';
 import { type CliProcess, spawnCli } from './cli.ts';
 import { freePort, uniqueName } from './names.ts';
@@ -98,12 +98,7 @@ export async function post(
 /** A ClickHouse client on the configured server, and the `_dedup` view of a topic. */
 export function clickhouseOf(env: NodeJS.ProcessEnv) {
   const config = loadConfig({ env });
-  const client = createClient({
-    url: config.clickhouse.url,
-    username: config.clickhouse.user,
-    password: config.clickhouse.password,
-    log: { level: ClickHouseLogLevel.OFF },
-  });
+  const client = createClickHouseClient(config);
   const prefix = env.CHATSTREAM_KAFKA_TOPIC_PREFIX ?? '';
   const table = (topic: string, suffix = '') =>
     `${config.clickhouse.database}.${quoteIdent(`${tableName(`${prefix}${topic}`)}${suffix}`)}`;

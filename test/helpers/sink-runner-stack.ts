@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { type Config, loadConfig } from '../../cli/settings.ts';
 import { SinkRunner } from '../../consumers/runner.ts';
 import type { Sink } from '../../consumers/sink.ts';
+import { createClickHouseClient } from '../../consumers/sinks/clickhouse/connection.ts';
 import { clickhouseSink } from '../../consumers/sinks/clickhouse/index.ts';
 import { quoteIdent, tableName } from '../../consumers/sinks/clickhouse/schema.ts';
 import type { ChatstreamError } from '../../core/errors.ts';
@@ -46,12 +46,7 @@ export function configFor(overrides: Partial<Config['sink']> = {}, top: Partial<
 }
 
 export const runners: SinkRunner[] = [];
-export const clickhouse = createClient({
-  url: base.clickhouse.url,
-  username: base.clickhouse.user,
-  password: base.clickhouse.password,
-  log: { level: ClickHouseLogLevel.OFF },
-});
+export const clickhouse = createClickHouseClient(base);
 /** Stops every runner still running and closes the client (the test file's `after`). */
 export async function stopRunners(): Promise<void> {
   for (const runner of runners) await runner.stop().catch(() => {});

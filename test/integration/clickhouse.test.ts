@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { createClient } from '@clickhouse/client';
 import { loadConfig } from '../../cli/settings.ts';
+import { createClickHouseClient } from '../../consumers/sinks/clickhouse/connection.ts';
 import { uniqueName } from '../helpers/names.ts';
 
 const config = loadConfig();
-const client = createClient({
-  url: config.clickhouse.url,
-  username: config.clickhouse.user,
-  password: config.clickhouse.password,
-});
+const client = createClickHouseClient(config);
 const table = uniqueName('test_events');
 
 after(async () => {

@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { request } from 'undici';
+import { createClickHouseClient } from '../../consumers/sinks/clickhouse/connection.ts';
 import { quoteIdent, quoteString, tableName } from '../../consumers/sinks/clickhouse/schema.ts';
 import { FreshchatSimulator } from '../../producers/freshchat/simulator/index.ts';
 import { spawnCli } from '../helpers/cli.ts';
@@ -42,12 +42,7 @@ test('a new source field mid-run: new schema version, values in Kafka, a new Cli
   const config = configOf(env);
   const subject = `${prefix}freshchat.messages-value`;
   const table = `${config.clickhouse.database}.${quoteIdent(tableName(`${prefix}freshchat.messages`))}`;
-  const clickhouse = createClient({
-    url: config.clickhouse.url,
-    username: config.clickhouse.user,
-    password: config.clickhouse.password,
-    log: { level: ClickHouseLogLevel.OFF },
-  });
+  const clickhouse = createClickHouseClient(config);
   const rows = async <T>(query: string): Promise<T[]> => {
     try {
       return (await (await clickhouse.query({ query, format: 'JSONEachRow' })).json()) as T[];

@@ -1,20 +1,15 @@
 /** The ClickHouse sink: the shared conformance suite, plus what is particular to ClickHouse. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import type { Config } from '../../cli/settings.ts';
+import { createClickHouseClient } from '../../consumers/sinks/clickhouse/connection.ts';
 import { clickhouseSink } from '../../consumers/sinks/clickhouse/index.ts';
 import { quoteIdent, tableName } from '../../consumers/sinks/clickhouse/schema.ts';
 import { serverCode } from '../../consumers/sinks/clickhouse/service.ts';
 import { type ReadBack, sinkConformance } from '../helpers/sink-conformance.ts';
 
 function clickhouseReadBack(config: Config): ReadBack {
-  const client = createClient({
-    url: config.clickhouse.url,
-    username: config.clickhouse.user,
-    password: config.clickhouse.password,
-    log: { level: ClickHouseLogLevel.OFF },
-  });
+  const client = createClickHouseClient(config);
   const db = quoteIdent(config.clickhouse.database);
   const rows = async <T>(query: string): Promise<T[]> => {
     try {
@@ -52,11 +47,7 @@ sinkConformance(clickhouseSink, clickhouseReadBack);
 test('ClickHouse tables: ReplacingMergeTree ordered by the record key, partitioned by month, Kafka metadata columns', async () => {
   const { loadConfig } = await import('../../cli/settings.ts');
   const config = loadConfig();
-  const client = createClient({
-    url: config.clickhouse.url,
-    username: config.clickhouse.user,
-    password: config.clickhouse.password,
-  });
+  const client = createClickHouseClient(config);
   const query = async (sql: string) =>
     (await (await client.query({ query: sql, format: 'JSONEachRow' })).json()) as Record<string, string>[];
   const [table] = await query(
@@ -119,12 +110,7 @@ test('curated Freshchat schemas land in ClickHouse: real messages, nested parts 
     group: uniqueName('g'),
   });
   await runner.start();
-  const client = createClient({
-    url: config.clickhouse.url,
-    username: config.clickhouse.user,
-    password: config.clickhouse.password,
-    log: { level: ClickHouseLogLevel.OFF },
-  });
+  const client = createClickHouseClient(config);
   const view = `${quoteIdent(config.clickhouse.database)}.${quoteIdent(`${tableName(topic)}_dedup`)}`;
   let rows: Record<string, unknown>[] = [];
   for (let i = 0; i < 100 && rows.length < 2; i++) {

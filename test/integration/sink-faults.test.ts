@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { type Config, loadConfig } from '../../cli/settings.ts';
+import { createClickHouseClient } from '../../consumers/sinks/clickhouse/connection.ts';
 import { quoteIdent, tableName } from '../../consumers/sinks/clickhouse/schema.ts';
 import { serverCode } from '../../consumers/sinks/clickhouse/service.ts';
 import { withAdmin } from '../../kafka/client.ts';
@@ -75,12 +75,7 @@ async function stopGracefully(child: ChildProcess): Promise<number | null> {
 }
 
 function clickhouse(config: Config) {
-  const client = createClient({
-    url: config.clickhouse.url,
-    username: config.clickhouse.user,
-    password: config.clickhouse.password,
-    log: { level: ClickHouseLogLevel.OFF },
-  });
+  const client = createClickHouseClient(config);
   /** The first row; {} only while the table does not exist yet (code 60), any other error fails. */
   const one = async (sql: string): Promise<Record<string, string>> => {
     try {

@@ -13,8 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import type { ClickHouseClient } from '@clickhouse/client';
 import { type Config, loadConfig } from '../../cli/settings.ts';
+import { createClickHouseClient } from '../../consumers/sinks/clickhouse/connection.ts';
 import { quoteIdent, tableName } from '../../consumers/sinks/clickhouse/schema.ts';
 import { usersConfig } from '../../stack/clickhouse.ts';
 import { type CliProcess, runCli, spawnCli } from '../helpers/cli.ts';
@@ -52,12 +53,7 @@ before(async () => {
   const up = await runCli(['stack', 'up', 'kafka', 'registry', 'clickhouse'], env);
   assert.equal(up.code, 0, up.stderr);
   config = loadConfig({ env });
-  clickhouse = createClient({
-    url: config.clickhouse.url,
-    username: config.clickhouse.user,
-    password: config.clickhouse.password,
-    log: { level: ClickHouseLogLevel.OFF },
-  });
+  clickhouse = createClickHouseClient(config);
 });
 
 after(async () => {

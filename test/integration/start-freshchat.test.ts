@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { loadConfig } from '../../cli/settings.ts';
+import { createClickHouseClient } from '../../consumers/sinks/clickhouse/connection.ts';
 import { quoteIdent, tableName } from '../../consumers/sinks/clickhouse/schema.ts';
 import { spawnCli } from '../helpers/cli.ts';
 import { freePort, uniqueName } from '../helpers/names.ts';
@@ -35,12 +35,7 @@ test('npm start without an API key: Freshchat rows reach the ClickHouse _dedup v
   delete env.FRESHCHAT_API_KEY;
   const start = spawnCli(['start'], env);
   const config = loadConfig({ env });
-  const client = createClient({
-    url: config.clickhouse.url,
-    username: config.clickhouse.user,
-    password: config.clickhouse.password,
-    log: { level: ClickHouseLogLevel.OFF },
-  });
+  const client = createClickHouseClient(config);
   const count = async (topic: string): Promise<number> => {
     const view = `${config.clickhouse.database}.${quoteIdent(`${tableName(`${prefix}.${topic}`)}_dedup`)}`;
     try {

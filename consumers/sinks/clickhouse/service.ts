@@ -2,12 +2,14 @@
  * The ClickHouse transport (@clickhouse/client over HTTP) and its retry policy as a table, as
  * Vector has it: errors that mean "this data is bad" are not retried (the rows are isolated and
  * dead-lettered); an unknown column means the table changed under us (its columns are read
- * again); bad credentials stop the sink (exit 3); connection failures and every other server
- * error are retried.
+ * again); bad credentials and a server certificate that does not verify stop the sink (exit 3);
+ * connection failures and every other server error are retried.
  */
-import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import type { ClickHouseClient } from '@clickhouse/client';
 import { EXIT, FatalError, isNetworkError, PoisonError, RetriableError } from '../../../core/errors.ts';
 import type { CoreConfig } from '../../../core/settings.ts';
+import { certificateError } from '../../../core/tls.ts';
+import { createClickHouseClient } from './connection.ts';
 
 /** Server error codes that mean the inserted data is bad (retrying the same rows cannot help). */
 export const BAD_DATA_CODES = new Map<number, string>([
@@ -30,6 +32,7 @@ export const FATAL_CODES = new Map<number, string>([
   [193, 'WRONG_PASSWORD'],
   [194, 'REQUIRED_PASSWORD'],
   [164, 'READONLY'],
+  [291, 'DATABASE_ACCESS_DENIED'],
   [497, 'ACCESS_DENIED'],
   [516, 'AUTHENTICATION_FAILED'],
 ]);
@@ -58,6 +61,8 @@ export function serverCode(error: unknown): number | undefined {
 
 /** Maps a failure to the runner's error types. */
 export function classify(error: unknown): Error {
+  const certificate = certificateError('ClickHouse', 'CHATSTREAM_CLICKHOUSE_SSL_CA_LOCATION', error);
+  if (certificate) return certificate;
   const code = serverCode(error);
   const message = (error as Error)?.message ?? String(error);
   if (isUnknownColumn(code, message))
@@ -85,17 +90,7 @@ export class ClickHouseService {
   readonly client: ClickHouseClient;
 
   constructor(config: CoreConfig) {
-    const { url, user, password } = config.clickhouse;
-    this.client = createClient({
-      url,
-      username: user,
-      password,
-      request_timeout: 60_000,
-      // Failures are classified and logged by the sink; the client's own error dump is noise.
-      log: { level: ClickHouseLogLevel.OFF },
-      // Settings 18.16 does not know are refused: send none by default.
-      clickhouse_settings: {},
-    });
+    this.client = createClickHouseClient(config, { request_timeout: 60_000 });
   }
 
   async command(sql: string): Promise<void> {
@@ -126,4 +121,19 @@ export class ClickHouseService {
   close(): Promise<void> {
     return this.client.close();
   }
+}
+
+/**
+ * The database cannot be created or used (81 UNKNOWN_DATABASE from a server that refuses
+ * CREATE DATABASE): a setting, exit 3. Undefined for any other failure.
+ */
+export function unknownDatabase(error: unknown, database: string): FatalError | undefined {
+  const code = serverCode(error) ?? serverCode((error as { cause?: unknown })?.cause);
+  if (code !== 81) return undefined;
+  return new FatalError(`ClickHouse has no database "${database}" and did not create it`, {
+    code: 'CLICKHOUSE_DATABASE',
+    exitCode: EXIT.config,
+    hint: 'set CHATSTREAM_CLICKHOUSE_DATABASE to a database the user may create tables in, or create it',
+    cause: error,
+  });
 }

@@ -26,7 +26,13 @@ import {
   quoteString,
   tableName,
 } from './schema.ts';
-import { ClickHouseService, SCHEMA_CHANGED_CODES, SchemaChangedError, serverCode } from './service.ts';
+import {
+  ClickHouseService,
+  SCHEMA_CHANGED_CODES,
+  SchemaChangedError,
+  serverCode,
+  unknownDatabase,
+} from './service.ts';
 import { Tables } from './tables.ts';
 
 export function detectCapabilities(version: string): Capabilities {
@@ -101,7 +107,11 @@ export class ClickHouseSink implements Sink {
   /** The database and the offsets table: made on connect, and again after either was dropped. */
   private async ensureBase(): Promise<void> {
     if (this.baseReady) return;
-    await this.service.command(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(this.database)}`);
+    await this.service
+      .command(`CREATE DATABASE IF NOT EXISTS ${quoteIdent(this.database)}`)
+      .catch((error) => {
+        throw unknownDatabase(error, this.database) ?? error;
+      });
     await this.service.command(createOffsetsTableSql(this.database));
     this.baseReady = true;
   }
