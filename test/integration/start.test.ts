@@ -12,6 +12,7 @@ test('chatstream start --once: topics, schemas and the ClickHouse sink come up a
     FRESHCHAT_SIMULATOR_PORT: String(await freePort()),
     FRESHCHAT_WEBHOOK_PORT: String(await freePort()),
     PURECHAT_PORT: String(await freePort()),
+    CHATSTREAM_DASHBOARD_PORT: String(await freePort()),
     CHATSTREAM_SINK_GROUP: `start-test-${Date.now()}`,
     CHATSTREAM_PRODUCER_INSTANCE_ID: `start-test-${Date.now()}`,
   };
@@ -28,5 +29,6 @@ test('chatstream start --once: topics, schemas and the ClickHouse sink come up a
   assert.match(result.stdout, /Sink metrics:\s+http:\/\/127\.0\.0\.1:\d+\/metrics/);
   assert.match(result.stderr, /"msg":"sink running"/);
   assert.match(result.stdout, /Freshchat simulator:\s+http:\/\/127\.0\.0\.1:\d+\/v2/);
+  assert.match(result.stdout, /Dashboard:\s+http:\/\/127\.0\.0\.1:\d+\/ /);
   assert.match(result.stdout, /Producer metrics:\s+http:\/\/127\.0\.0\.1:\d+\/metrics/);
 });
