@@ -125,6 +125,7 @@ export function dashboardRoutes(options: Omit<DashboardOptions, 'log' | 'port'>)
       path: '/api/health',
       handler: async () => ({ status: 200, headers: noStore, body: await health.read() }),
     },
+    { method: 'GET', path: '/favicon.ico', handler: async () => ({ status: 204 }) },
     {
       method: 'GET',
       path: '/healthz',

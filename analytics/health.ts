@@ -118,7 +118,8 @@ export class PipelineHealth {
       deadLetters: (() => {
         const a = sum(samples, 'chatstream_sink_dead_letters_total');
         const b = sum(samples, 'chatstream_source_dead_letters_total');
-        return a === null && b === null ? null : (a ?? 0) + (b ?? 0);
+        // No sample of a counter yet means none so far, once some metrics were read at all.
+        return texts.length === 0 ? null : (a ?? 0) + (b ?? 0);
       })(),
       cursors: samples
         .filter((s) => s.name === 'chatstream_source_last_commit_timestamp_seconds' && s.value > 0)
