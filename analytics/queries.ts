@@ -28,7 +28,6 @@ function client(config: CoreConfig, user: string, password: string, readonly: bo
     url: config.clickhouse.url,
     username: user,
     password,
-    database: config.clickhouse.database,
     request_timeout: 30_000,
     compression: { request: false, response: false },
     log: { level: ClickHouseLogLevel.OFF },
