@@ -23,6 +23,9 @@ export interface PanelResult {
 
 type Rows = Record<string, unknown>[];
 
+/** Most answers kept at once. */
+const MAX_CACHED = 1000;
+
 function client(config: CoreConfig, user: string, password: string, readonly: boolean): ClickHouseClient {
   return createClient({
     url: config.clickhouse.url,
@@ -127,6 +130,8 @@ export class DashboardQueries {
     const hit = this.cache.get(key);
     if (hit && now - hit.at < this.cacheMs) return hit.result;
     for (const [k, entry] of this.cache) if (now - entry.at >= this.cacheMs) this.cache.delete(k);
+    // Many distinct custom ranges within one period: forget the oldest rather than grow.
+    while (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value as string);
     const result = this.run(panel, range);
     if (this.cacheMs > 0) {
       this.cache.set(key, { at: now, result });

@@ -2,7 +2,7 @@
 // never SQL) every few seconds and draws them with uPlot. Plain browser JavaScript, no build.
 (() => {
   const Colors = ['#3563e9', '#12a150', '#e8590c', '#ae3ec9', '#0ca5b0', '#c92a2a'];
-  const state = { panels: [], refreshSeconds: 5, charts: new Map(), timer: undefined };
+  const state = { panels: [], refreshSeconds: 5, charts: new Map(), ranges: new Map(), timer: undefined };
   const $ = (selector) => document.querySelector(selector);
   const el = (tag, attrs = {}, text) => {
     const node = document.createElement(tag);
@@ -104,6 +104,8 @@
     );
     body.closest('.panel').setAttribute('data-total', String(total));
     body.closest('.panel').setAttribute('data-points', String(result.rows.length));
+    // The x axis spans the chosen range (not just the points), so one point is not a year wide.
+    state.ranges.set(panel.id, [Date.parse(result.range.from) / 1000, Date.parse(result.range.to) / 1000]);
     const existing = state.charts.get(panel.id);
     if (result.rows.length === 0) {
       existing?.destroy();
@@ -137,7 +139,7 @@
           })),
         ],
         axes: [{}, { values: axisValues, size: 60 }],
-        scales: { x: { time: true } },
+        scales: { x: { time: true, range: () => state.ranges.get(panel.id) } },
       },
       data,
       body,

@@ -77,14 +77,13 @@ before(async () => {
   });
   browser = await launchBrowser();
   const demo = urlOf('Pure Chat demo');
-  if (demo) await openPage(browser, `${demo}?autoplay=1`); // plays chats into the collector
+  if (demo) await openPage(browser, demo); // printed with ?autoplay=1: plays a chat every 4 s
   ({ page: dashboard, errors: pageErrors } = await openPage(browser, `${dashboardUrl}?range=30d`));
 });
 
 after(async () => {
   await browser?.close();
-  const code = await start?.stop('SIGINT');
-  if (code !== 0 && start) console.error(start.stderr().slice(-3000));
+  await start?.stop('SIGKILL'); // only when a test failed before the Ctrl-C test
   await service?.command(`DROP DATABASE IF EXISTS ${quoteIdent(database)}`).catch(() => undefined);
   await service?.close();
 });
@@ -148,6 +147,13 @@ test('the numbers change after new data arrives', async () => {
     (await dashboard.locator('[data-health^="cursor-"]').count()) > 0 ? true : undefined,
   );
   assert.ok(cursorTile);
+  // The Pure Chat demo tab plays a chat every 4 s: the chats panel agrees with its view.
+  const sql = 'SELECT sum(chats_started) AS v FROM {db}.analytics_purechat_hourly';
+  await until("chats_started to show the view's non-zero number", 90_000, async () => {
+    const before = await viewSays(sql);
+    const onPage = await shown('chats_started');
+    return before > 0 && onPage === before && (await viewSays(sql)) === before ? true : undefined;
+  });
   const path = await screenshot(dashboard, 'dashboard-simulator-later');
   if (process.env.CHATSTREAM_UPDATE_DOCS_SCREENSHOT === '1')
     copyFileSync(path, join(PROJECT_ROOT, 'docs', 'dashboard.png'));
@@ -162,4 +168,11 @@ test('the API refuses a bad range with 400 naming the parameter, and an unknown 
   assert.equal(body.error.details.field, 'range');
   const unknown = await fetch(new URL('/api/panels/nope', dashboardUrl));
   assert.equal(unknown.status, 404);
+});
+
+test('Ctrl-C stops all of it, the dashboard included, and exits 0', async () => {
+  await browser.close();
+  const code = await Promise.race([start.stop('SIGINT'), sleep(60_000).then(() => 'still running')]);
+  assert.equal(code, 0, start.stderr().slice(-3000));
+  await assert.rejects(fetch(dashboardUrl, { signal: AbortSignal.timeout(5000) }));
 });
