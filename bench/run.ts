@@ -12,6 +12,7 @@ import { renderTable } from '../core/table.ts';
 import { Stack } from '../stack/stack.ts';
 import { avroEncode } from './cases/avro-encode.ts';
 import { clickhouseBaseline } from './cases/clickhouse-baseline.ts';
+import { dashboardQueries } from './cases/dashboard-queries.ts';
 import { freshchatBackfill } from './cases/freshchat-backfill.ts';
 import { freshchatWebhooks } from './cases/freshchat-webhooks.ts';
 import { kafkaBaseline } from './cases/kafka-baseline.ts';
@@ -29,6 +30,7 @@ const cases: BenchCase[] = [
   freshchatBackfill,
   freshchatWebhooks,
   purechatCollector,
+  dashboardQueries,
 ];
 
 const config = loadConfig();

@@ -9,6 +9,7 @@ import { configureLogging, createLogger } from '../core/log.ts';
 import { PROJECT_ROOT } from '../core/settings.ts';
 import { type Command, commandHelp, groupHelp, parseCommandLine } from './command.ts';
 import { configCommands } from './commands/config.ts';
+import { analyticsCommands, dashboardCommand } from './commands/dashboard.ts';
 import { freshchatCommands } from './commands/freshchat.ts';
 import { purechatCommands } from './commands/purechat.ts';
 import { registryCommand } from './commands/registry.ts';
@@ -26,6 +27,8 @@ export const commands: Command[] = [
   sinkCommand,
   ...freshchatCommands,
   ...purechatCommands,
+  dashboardCommand,
+  ...analyticsCommands,
   ...configCommands,
 ];
 

@@ -4,6 +4,7 @@
  * none of them. The order of the sections is the order of the README's reference
  * (`chatstream config docs`).
  */
+import { dashboardSettings } from '../analytics/config.ts';
 import { sinkSettings } from '../consumers/config.ts';
 import { type ConfigSource, loadSettingsFrom, type Settings, unknownEnvironment } from '../core/config.ts';
 import { coreSchema } from '../core/settings.ts';
@@ -23,6 +24,7 @@ export const schema = {
   freshchat: freshchatSettings,
   purechat: purechatSettings,
   purechatImport: purechatImportSettings,
+  dashboard: dashboardSettings,
 };
 
 export type Config = Settings<typeof schema>;

@@ -299,6 +299,16 @@ export const coreSchema = {
     user: setting.string({ default: 'default', description: 'ClickHouse user.' }),
     password: setting.string({ default: '', secret: true, description: 'ClickHouse password.' }),
     database: setting.string({ default: 'chatstream', description: 'Database the sinks and views live in.' }),
+    readonlyUser: setting.string({
+      default: 'chatstream_readonly',
+      description:
+        'Read-only ClickHouse user the dashboard queries as (the local stack creates it with a `readonly` profile). When ClickHouse does not know it, the dashboard says so and queries as CHATSTREAM_CLICKHOUSE_USER with `readonly=2` on every query.',
+    }),
+    readonlyPassword: setting.string({
+      default: '',
+      secret: true,
+      description: 'Password of CHATSTREAM_CLICKHOUSE_READONLY_USER.',
+    }),
   },
 };
 

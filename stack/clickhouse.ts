@@ -19,6 +19,9 @@ const NAME = 'clickhouse';
 /** Debian installs the server outside a non-root PATH. */
 const DEBIAN_SERVER = '/usr/sbin/clickhouse-server';
 
+/** A user name that is also an XML element name. */
+const USER_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
 const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** Secure mode: an HTTPS port with the stack's certificate; client certificates are checked when sent. */
@@ -89,17 +92,35 @@ export function serverConfig(opts: {
 `;
 }
 
-export function usersConfig(password: string): string {
+/**
+ * users.xml: the `default` user, and (when given) a read-only user for the dashboard with a
+ * `readonly` profile (readonly=2: SELECT and settings only; no writes, no DDL). ClickHouse
+ * re-reads this file by itself within seconds (18.16 too), without a restart.
+ */
+export function usersConfig(password: string, readonly?: { user: string; password: string }): string {
+  const network = '<networks><ip>127.0.0.1</ip><ip>::1</ip></networks>';
+  const reader = readonly
+    ? `
+    <${readonly.user}>
+      <password>${xmlEscape(readonly.password)}</password>
+      ${network}
+      <profile>readonly</profile>
+      <quota>default</quota>
+    </${readonly.user}>`
+    : '';
   return `<?xml version="1.0"?>
 <yandex>
-  <profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
+  <profiles>
+    <default><max_memory_usage>4000000000</max_memory_usage></default>
+    <readonly><readonly>2</readonly><max_memory_usage>4000000000</max_memory_usage></readonly>
+  </profiles>
   <users>
     <default>
       <password>${xmlEscape(password)}</password>
-      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+      ${network}
       <profile>default</profile>
       <quota>default</quota>
-    </default>
+    </default>${reader}
   </users>
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
     <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
@@ -214,7 +235,7 @@ export class ClickHouseService implements Service {
     for (const sub of ['tmp', 'user_files', 'format_schemas'])
       mkdirSync(join(this.dir, sub), { recursive: true });
     mkdirSync(join(this.config.stack.home, 'logs'), { recursive: true });
-    const { httpPort, tcpPort, httpsPort } = this.config.clickhouse;
+    const { httpPort, tcpPort, httpsPort, readonlyUser, readonlyPassword } = this.config.clickhouse;
     const logDir = join(this.config.stack.home, 'logs');
     const secure = secureStack(this.config);
     const certs = secure && ensureCertificates(this.config.stack.home);
@@ -222,7 +243,17 @@ export class ClickHouseService implements Service {
       ? { port: httpsPort, certificate: certs.serverCert, key: certs.serverKey, ca: certs.ca }
       : undefined;
     writeFileSync(this.configFile, serverConfig({ dir: this.dir, logDir, httpPort, tcpPort, https }));
-    writeFileSync(join(this.dir, 'users.xml'), usersConfig(this.password()), { mode: 0o600 });
+    if (!USER_NAME.test(readonlyUser) || readonlyUser === 'default')
+      throw new ConfigError(
+        'CHATSTREAM_CLICKHOUSE_READONLY_USER',
+        `"${readonlyUser}" cannot be the local stack's read-only user`,
+        'use letters, digits and "_" (not starting with a digit), other than "default"',
+      );
+    writeFileSync(
+      join(this.dir, 'users.xml'),
+      usersConfig(this.password(), { user: readonlyUser, password: readonlyPassword }),
+      { mode: 0o600 },
+    );
   }
 
   /** The `default` user's password: the configured one, or in secure mode a generated one. */

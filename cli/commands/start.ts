@@ -6,6 +6,8 @@
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { getHeapStatistics } from 'node:v8';
+import { readRegistries } from '../../analytics/health.ts';
+import { runDashboard } from '../../analytics/service.ts';
 import { SinkRunner } from '../../consumers/runner.ts';
 import { clickhouseSink } from '../../consumers/sinks/clickhouse/index.ts';
 import { EXIT, isChatstreamError } from '../../core/errors.ts';
@@ -36,7 +38,7 @@ export const startCommand: Command = {
   path: ['start'],
   summary: 'Run the whole pipeline on the local stack (starting the stack first) until Ctrl-C.',
   details:
-    'Creates the topics, registers the schemas, runs the ClickHouse sink, the Freshchat producer (the poller and the\nwebhook receiver, against the simulator when FRESHCHAT_API_KEY is unset) and the Pure Chat collector with its\ndemo page. The stack keeps running after the\npipeline stops; "chatstream stack down" stops it.',
+    'Creates the topics, registers the schemas, runs the ClickHouse sink, the Freshchat producer (the poller and the\nwebhook receiver, against the simulator when FRESHCHAT_API_KEY is unset) and the Pure Chat collector with its\ndemo page, and the dashboard. The stack keeps running after the\npipeline stops; "chatstream stack down" stops it.',
   options: {
     'no-stack': {
       type: 'boolean',
@@ -108,6 +110,15 @@ export const startCommand: Command = {
       () => startCollector({ config, log: log.child('purechat'), metrics: producerMetrics, demo: true }),
       (c) => c.close(),
     );
+    const dashboard = await startOrUndo(
+      () =>
+        runDashboard({
+          config,
+          log: log.child('dashboard'),
+          metrics: readRegistries([runner.metrics, producerMetrics]),
+        }),
+      (d) => d.close(),
+    );
 
     const rows: [string, string][] = [
       ['Kafka', config.kafka.brokers.join(',')],
@@ -130,6 +141,7 @@ export const startCommand: Command = {
             ],
           ]
         : []),
+      ['Dashboard', `${dashboard.url}/ (live analytics and pipeline health)`],
       ['Sink metrics', `${metricsUrl(metrics)}/metrics`],
       ['Producer metrics', `${metricsUrl(producerServer)}/metrics`],
     ];
@@ -148,7 +160,7 @@ export const startCommand: Command = {
         process.exit(process.exitCode || EXIT.interrupted);
       }, SHUTDOWN_GRACE_MS).unref();
       // Each part stops on its own: one hanging on a service that went away does not hold the others.
-      await Promise.allSettled([freshchat.stop(), purechat.close(), runner.stop()]);
+      await Promise.allSettled([freshchat.stop(), purechat.close(), runner.stop(), dashboard.close()]);
       metrics.close();
       producerServer.close();
     };

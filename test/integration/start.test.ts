@@ -14,6 +14,7 @@ test('chatstream start --once: topics, schemas and the ClickHouse sink come up a
     FRESHCHAT_SIMULATOR_PORT: String(await freePort()),
     FRESHCHAT_WEBHOOK_PORT: String(await freePort()),
     PURECHAT_PORT: String(await freePort()),
+    CHATSTREAM_DASHBOARD_PORT: String(await freePort()),
     CHATSTREAM_SINK_GROUP: `start-test-${Date.now()}`,
     CHATSTREAM_PRODUCER_INSTANCE_ID: `start-test-${Date.now()}`,
   };
@@ -30,6 +31,7 @@ test('chatstream start --once: topics, schemas and the ClickHouse sink come up a
   assert.match(result.stdout, /Sink metrics:\s+http:\/\/127\.0\.0\.1:\d+\/metrics/);
   assert.match(result.stderr, /"msg":"sink running"/);
   assert.match(result.stdout, /Freshchat simulator:\s+http:\/\/127\.0\.0\.1:\d+\/v2/);
+  assert.match(result.stdout, /Dashboard:\s+http:\/\/127\.0\.0\.1:\d+\/ /);
   assert.match(result.stdout, /Producer metrics:\s+http:\/\/127\.0\.0\.1:\d+\/metrics/);
   // The sink runs in this process, so the heap is capped as `chatstream sink` caps it, plus the
   // allowance for the rest (defect 11: the memory bound holds under npm start and in compose);

@@ -20,6 +20,8 @@ const ALLOWED: Record<string, string[]> = {
   producers: ['core', 'kafka', 'schemas'],
   registry: ['core', 'kafka', 'schemas'],
   stack: ['core', 'kafka', 'schemas'],
+  // The views and the dashboard read what the sinks write and serve with producers/http.
+  analytics: ['core', 'kafka', 'schemas', 'consumers', 'producers'],
 };
 
 /**

@@ -1,0 +1,108 @@
+/**
+ * The analytics views on the real ClickHouse (the shared stack's 18.16): a fixture with entity
+ * updates, redeliveries, duplicate events and a tombstone is written through the real sink, and
+ * every view returns exactly what test/helpers/analytics-expected.ts computes from the records.
+ * Also: the migration creates the source tables the sink has not created yet, leaves unchanged
+ * views alone and re-creates a view whose definition changed.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { migrateAnalytics, VERSIONS_TABLE } from '../../analytics/migrate.ts';
+import { VIEWS } from '../../analytics/views.ts';
+import { loadConfig } from '../../cli/settings.ts';
+import { quoteIdent, tableName } from '../../consumers/sinks/clickhouse/schema.ts';
+import { ClickHouseService } from '../../consumers/sinks/clickhouse/service.ts';
+import { ClickHouseSink } from '../../consumers/sinks/clickhouse/sink.ts';
+import { createLogger } from '../../core/log.ts';
+import { expectedViews } from '../helpers/analytics-expected.ts';
+import { fixture, writeFixture } from '../helpers/analytics-fixture.ts';
+import { uniqueName } from '../helpers/names.ts';
+
+const database = uniqueName('analytics_views');
+const prefix = `${uniqueName('av')}.`;
+const config = loadConfig({
+  env: { ...process.env, CHATSTREAM_CLICKHOUSE_DATABASE: database, CHATSTREAM_KAFKA_TOPIC_PREFIX: prefix },
+});
+const log = createLogger('test.analytics');
+const service = new ClickHouseService(config);
+const db = quoteIdent(database);
+const now = Math.floor(Date.now() / 1000) * 1000;
+
+after(async () => {
+  await service.command(`DROP DATABASE IF EXISTS ${db}`).catch(() => {});
+  await service.close();
+});
+
+let firstMigration: Awaited<ReturnType<typeof migrateAnalytics>>;
+before(async () => {
+  // Before any record: the views need the source tables, which the migration creates.
+  firstMigration = await migrateAnalytics({ service, database, topicPrefix: prefix, log });
+  const sink = new ClickHouseSink(config, log);
+  await sink.connect();
+  try {
+    await writeFixture(sink, prefix, fixture(now));
+  } finally {
+    await sink.close();
+  }
+});
+
+/** The view's rows with each value of the type the expected row has (JSON gives 64-bit numbers as text). */
+function normalize(rows: Record<string, unknown>[], expected: Record<string, unknown>[]) {
+  const numeric = (k: string) => expected.some((row) => typeof row[k] === 'number');
+  return rows
+    .map((row) =>
+      Object.fromEntries(
+        Object.entries(row).map(([k, v]) => [k, v === null ? null : numeric(k) ? Number(v) : v]),
+      ),
+    )
+    .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+}
+
+test('the first migration creates the missing source tables and every view', () => {
+  assert.equal(firstMigration.sourcesCreated.length, 6);
+  assert.deepEqual(
+    firstMigration.viewsCreated,
+    VIEWS.map((v) => v.name),
+  );
+});
+
+test('every view returns the numbers computed independently from the fixture', async () => {
+  const expected = expectedViews(fixture(now), now);
+  assert.deepEqual(Object.keys(expected).sort(), VIEWS.map((v) => v.name).sort());
+  for (const view of VIEWS) {
+    const want = expected[view.name] as Record<string, unknown>[];
+    assert.ok(want.length > 0, `${view.name}: the fixture gives it rows`);
+    const rows = await service.rows<Record<string, unknown>>(`SELECT * FROM ${db}.${quoteIdent(view.name)}`);
+    assert.deepEqual(normalize(rows, want), want, view.name);
+  }
+});
+
+test('duplicates and updates are counted once: spot checks against the raw tables', async () => {
+  const [raw] = await service.rows<{ n: string }>(
+    `SELECT count() AS n FROM ${db}.${quoteIdent(tableName(`${prefix}freshchat.messages`))}`,
+  );
+  const [viewed] = await service.rows<{ n: string }>(
+    `SELECT sum(messages) AS n FROM ${db}.analytics_messages_hourly`,
+  );
+  const messages = new Set(
+    fixture(now)
+      .filter((r) => r.topic === 'freshchat.messages')
+      .map((r) => r.key),
+  );
+  assert.ok(Number(raw?.n) > messages.size, 'the raw table holds the redelivered messages');
+  assert.equal(Number(viewed?.n), messages.size);
+});
+
+test('migrating again changes nothing; a changed definition is re-created', async () => {
+  const again = await migrateAnalytics({ service, database, topicPrefix: prefix, log });
+  assert.deepEqual(again.viewsCreated, []);
+  assert.deepEqual(again.sourcesCreated, []);
+  // As if an older release had created this view from another definition.
+  await service.insert(`${db}.${VERSIONS_TABLE}`, [
+    { name: 'analytics_messages_hourly', hash: 'an older definition', version: Date.now() },
+  ]);
+  const migrated = await migrateAnalytics({ service, database, topicPrefix: prefix, log });
+  assert.deepEqual(migrated.viewsCreated, ['analytics_messages_hourly']);
+  const [row] = await service.rows<{ n: string }>(`SELECT count() AS n FROM ${db}.analytics_messages_hourly`);
+  assert.ok(Number(row?.n) > 0);
+});
