@@ -115,6 +115,14 @@ export function startListeners(config: Config): Listener[] {
       metrics: false,
     },
     {
+      name: 'dashboard',
+      setting: 'CHATSTREAM_DASHBOARD_PORT',
+      port: config.dashboard.port,
+      paths: ['/', '/api/panels', '/api/health', HEALTHZ_PATH],
+      health: HEALTHZ_PATH,
+      metrics: false,
+    },
+    {
       name: 'Freshchat webhooks',
       setting: 'FRESHCHAT_WEBHOOK_PORT',
       port: config.freshchat.webhookPort,
