@@ -18,6 +18,7 @@ import { EXIT, FatalError, RetriableError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { createProducer } from '../../kafka/client.ts';
 import { kafkaAccessError } from '../../kafka/security.ts';
+import { WrittenOffsets, waitVisible } from './visibility.ts';
 
 export interface TopicMessages {
   topic: string;
@@ -117,6 +118,8 @@ export function kafkaRefusal(error: unknown, what: string, client = 'this client
 export class TransactionalWriter {
   readonly transactionalId: string;
   private readonly kafka: Kafka;
+  /** What committed transactions wrote: close() waits until readers can see it. */
+  private readonly written = new WrittenOffsets();
   private readonly timeoutMs: number;
   private readonly log: Logger;
   private producer?: Producer;
@@ -210,8 +213,10 @@ export class TransactionalWriter {
       await this.reset();
       throw this.decide(error, 'beginning a transaction');
     }
+    const written = new WrittenOffsets();
     try {
-      for (const chunk of chunkBySize(batch)) await transaction.sendBatch({ topicMessages: chunk, acks: -1 });
+      for (const chunk of chunkBySize(batch))
+        written.note(await transaction.sendBatch({ topicMessages: chunk, acks: -1 }));
     } catch (error) {
       await transaction.abort().catch(() => undefined);
       await this.reset();
@@ -219,6 +224,7 @@ export class TransactionalWriter {
     }
     try {
       await transaction.commit();
+      this.written.add(written);
     } catch (error) {
       await this.reset();
       const decided = this.decide(error, 'committing a transaction');
@@ -229,7 +235,12 @@ export class TransactionalWriter {
     }
   }
 
+  /** Closes the producer once what it committed is visible to read-committed readers (at most 4 s). */
   async close(): Promise<void> {
+    await waitVisible(this.kafka, this.written, VISIBLE_WAIT_MS, this.log);
     await this.reset();
   }
 }
+
+/** How long close() waits for the last transaction's markers (the runner bounds close to 5 s). */
+const VISIBLE_WAIT_MS = 4_000;
