@@ -12,6 +12,7 @@ import { type Dispatcher, request } from 'undici';
 import { EXIT, FatalError, isNetworkError, PoisonError, RetriableError } from '../core/errors.ts';
 import type { CoreConfig } from '../core/settings.ts';
 import { certificateError } from '../core/tls.ts';
+import { displayUrl } from '../core/url.ts';
 import { registryHttp } from '../schemas/registry-client.ts';
 import type { AvroRecordSchema } from './sink.ts';
 
@@ -110,7 +111,7 @@ export class Decoder {
     if (status === 404 && body.error_code === SCHEMA_NOT_FOUND) throw this.notInRegistry(id);
     if (status !== 200 || typeof body.schema !== 'string')
       throw new RetriableError(
-        `schema registry answered ${status}${body.error_code ? ` (error code ${body.error_code})` : ''} for ${this.url}/schemas/ids/${id}: ${body.message ?? text.slice(0, 200)}; check CHATSTREAM_SCHEMA_REGISTRY_URL`,
+        `schema registry answered ${status}${body.error_code ? ` (error code ${body.error_code})` : ''} for ${displayUrl(this.url)}/schemas/ids/${id}: ${body.message ?? text.slice(0, 200)}; check CHATSTREAM_SCHEMA_REGISTRY_URL`,
       );
     this.notFound.delete(id);
     if (body.schemaType && body.schemaType !== 'AVRO')
@@ -131,7 +132,7 @@ export class Decoder {
 
   /** The registry refused our credentials: no retry helps (exit 3, naming the settings). */
   private refused(status: number, message: string): FatalError {
-    return new FatalError(`the schema registry at ${this.url} answered ${status}: ${message}`, {
+    return new FatalError(`the schema registry at ${displayUrl(this.url)} answered ${status}: ${message}`, {
       code: 'REGISTRY_REFUSED',
       exitCode: EXIT.config,
       hint: 'check CHATSTREAM_SCHEMA_REGISTRY_USERNAME and CHATSTREAM_SCHEMA_REGISTRY_PASSWORD',
@@ -147,7 +148,7 @@ export class Decoder {
     if (status === 401 || status === 403) throw this.refused(status, text.slice(0, 200));
     if (status !== 200)
       throw new RetriableError(
-        `schema registry answered ${status} for ${this.url}/subjects: ${text.slice(0, 200)}; check CHATSTREAM_SCHEMA_REGISTRY_URL`,
+        `schema registry answered ${status} for ${displayUrl(this.url)}/subjects: ${text.slice(0, 200)}; check CHATSTREAM_SCHEMA_REGISTRY_URL`,
       );
   }
 

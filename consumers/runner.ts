@@ -18,6 +18,7 @@ import { type ChatstreamError, describeError, ServiceError } from '../core/error
 import type { Logger } from '../core/log.ts';
 import { createMetricsRegistry, type Health } from '../core/metrics.ts';
 import { backoffMs, type RetryPolicy, sleep } from '../core/retry.ts';
+import { displayUrl } from '../core/url.ts';
 import { checkKafkaAccess } from '../kafka/access.ts';
 import { createKafka } from '../kafka/client.ts';
 import { type DeadLetter, DeadLetterQueue, ensureDeadLetterTopic } from '../kafka/dead-letters.ts';
@@ -245,7 +246,7 @@ export class SinkRunner {
       await this.startStep(
         'schema registry',
         'reaching the schema registry',
-        `is the registry running (chatstream stack status)? check CHATSTREAM_SCHEMA_REGISTRY_URL (${config.schemaRegistry.url})`,
+        `is the registry running (chatstream stack status)? check CHATSTREAM_SCHEMA_REGISTRY_URL (${displayUrl(config.schemaRegistry.url)})`,
         () => decoder.probe?.() ?? Promise.resolve(),
       );
     await this.startStep(

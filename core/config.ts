@@ -10,8 +10,10 @@
  *   - the config file as `{ "<section>": { "<name>": value } }`.
  * Precedence: environment > file > default. Every error names the variable or file key.
  */
+
 import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError } from './errors.ts';
+import { displayUrl } from './url.ts';
 
 export interface SettingSpec<T> {
   readonly kind: string;
@@ -80,7 +82,7 @@ export const setting = {
         const url = new URL(text);
         if (!/^https?:$/.test(url.protocol)) throw new Error('not http(s)');
       } catch {
-        throw new Error(`expected an http(s) URL, got ${JSON.stringify(raw)}`);
+        throw new Error(`expected an http(s) URL, got ${JSON.stringify(displayUrl(text))}`);
       }
       return text.replace(/\/+$/, '');
     }),
@@ -258,7 +260,14 @@ export function unknownEnvironment(schema: Schema, env: NodeJS.ProcessEnv = proc
   return Object.keys(env).filter((key) => key.startsWith(ENV_PREFIX) && !known.has(key));
 }
 
-/** Settings as shown to a person: secrets redacted. */
+/** A value as shown: passwords inside URLs (and URL lists) masked. */
+function shown(value: unknown): unknown {
+  if (typeof value === 'string') return displayUrl(value);
+  if (Array.isArray(value)) return value.map(shown);
+  return value;
+}
+
+/** Settings as shown to a person: secrets redacted, and passwords inside URLs. */
 export function redacted<S extends Schema>(
   schema: S,
   settings: Settings<S>,
@@ -269,7 +278,7 @@ export function redacted<S extends Schema>(
     out[section] = Object.fromEntries(
       Object.entries(specs).map(([name, spec]) => [
         name,
-        spec.secret && values[name] !== undefined ? '***' : values[name],
+        spec.secret && values[name] !== undefined ? '***' : shown(values[name]),
       ]),
     );
   }

@@ -57,14 +57,33 @@ export const CERTIFICATE_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
-/** The certificate-failure code in an error or its causes, if any. */
+/**
+ * Node's messages for those codes, for clients that keep only the message (the registry
+ * library wraps a TLS failure in a "status 400" error without its code or cause).
+ */
+const CERTIFICATE_MESSAGES: [RegExp, string][] = [
+  [/self[- ]signed certificate in certificate chain/i, 'SELF_SIGNED_CERT_IN_CHAIN'],
+  [/self[- ]signed certificate/i, 'DEPTH_ZERO_SELF_SIGNED_CERT'],
+  [/unable to verify the first certificate/i, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'],
+  [/unable to get local issuer certificate/i, 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY'],
+  [/certificate has expired/i, 'CERT_HAS_EXPIRED'],
+  [/certificate is not yet valid/i, 'CERT_NOT_YET_VALID'],
+  [/does not match certificate's altnames/i, 'ERR_TLS_CERT_ALTNAME_INVALID'],
+];
+
+/** The certificate-failure code in an error or its causes (or, failing that, their messages), if any. */
 export function certificateCode(error: unknown): string | undefined {
   let current: unknown = error;
+  const messages: string[] = [];
   for (let depth = 0; current && depth < 5; depth++) {
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string' && CERTIFICATE_CODES.has(code)) return code;
+    const message = (current as { message?: unknown }).message;
+    if (typeof message === 'string') messages.push(message);
     current = (current as { cause?: unknown }).cause;
   }
+  for (const message of messages)
+    for (const [pattern, code] of CERTIFICATE_MESSAGES) if (pattern.test(message)) return code;
   return undefined;
 }
 

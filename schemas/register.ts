@@ -7,6 +7,7 @@ import type { CoreConfig } from '../core/settings.ts';
 import { RECORD_KINDS, type RecordKind, schemaVersions, subjectOf } from './catalog.ts';
 import {
   createRegistryClient,
+  registryFailure,
   registryPort,
   setSubjectCompatibility,
   subjectCompatibility,
@@ -17,11 +18,20 @@ export interface Registered {
   versions: { version: number; id: number }[];
 }
 
+/** Registers every kind's versions; a registry failure comes out as registryFailure decides. */
 export async function registerAll(
   config: CoreConfig,
   kinds: RecordKind[] = RECORD_KINDS,
   root?: string,
 ): Promise<Registered[]> {
+  try {
+    return await registerKinds(config, kinds, root);
+  } catch (error) {
+    throw registryFailure(error, config);
+  }
+}
+
+async function registerKinds(config: CoreConfig, kinds: RecordKind[], root?: string): Promise<Registered[]> {
   const port = registryPort(createRegistryClient(config));
   const out: Registered[] = [];
   for (const kind of kinds) {

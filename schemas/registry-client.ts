@@ -7,8 +7,10 @@
 import { Agent as HttpsAgent } from 'node:https';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { Agent, type Dispatcher, request } from 'undici';
+import { EXIT, FatalError, ServiceError } from '../core/errors.ts';
 import type { CoreConfig } from '../core/settings.ts';
-import { tlsOptions } from '../core/tls.ts';
+import { certificateError, tlsOptions } from '../core/tls.ts';
+import { displayUrl } from '../core/url.ts';
 import type { Level } from './compatibility.ts';
 import type { RegistryPort } from './evolution.ts';
 
@@ -70,7 +72,9 @@ export async function subjectCompatibility(config: CoreConfig, subject: string):
   };
   if (response.statusCode === 404) return undefined;
   if (response.statusCode !== 200)
-    throw new Error(`GET /config/${subject}: ${response.statusCode} ${body.message ?? ''}`);
+    throw Object.assign(new Error(`GET /config/${subject}: ${response.statusCode} ${body.message ?? ''}`), {
+      status: response.statusCode,
+    });
   return body.compatibilityLevel;
 }
 
@@ -86,5 +90,43 @@ export async function setSubjectCompatibility(
   });
   const body = (await response.body.json()) as { message?: string };
   if (response.statusCode !== 200)
-    throw new Error(`PUT /config/${subject}: ${response.statusCode} ${body.message ?? ''}`);
+    throw Object.assign(new Error(`PUT /config/${subject}: ${response.statusCode} ${body.message ?? ''}`), {
+      status: response.statusCode,
+    });
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH']);
+
+/**
+ * What a failed call to the registry means for a command: a certificate that does not verify
+ * or refused credentials is a setting (exit 3, naming it), a registry that does not answer a
+ * service (exit 5); anything else is returned as it is. URLs are shown without credentials.
+ */
+export function registryFailure(error: unknown, config: CoreConfig): unknown {
+  const certificate = certificateError(
+    'schema registry',
+    'CHATSTREAM_SCHEMA_REGISTRY_SSL_CA_LOCATION',
+    error,
+  );
+  if (certificate) return certificate;
+  const status = (error as { status?: unknown }).status;
+  if (status === 401 || status === 403)
+    return new FatalError(`the schema registry refused our credentials (${status})`, {
+      code: 'REGISTRY_AUTH',
+      exitCode: EXIT.config,
+      hint: 'check CHATSTREAM_SCHEMA_REGISTRY_USERNAME and CHATSTREAM_SCHEMA_REGISTRY_PASSWORD',
+      cause: error,
+    });
+  const code =
+    (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code ?? undefined;
+  if (code && NETWORK_CODES.has(code))
+    return new ServiceError(
+      'registry',
+      `the schema registry at ${displayUrl(config.schemaRegistry.url)} is not reachable (${code})`,
+      {
+        code: 'REGISTRY_UNREACHABLE',
+        hint: 'start it with "chatstream stack up", or point CHATSTREAM_SCHEMA_REGISTRY_URL at a running one',
+      },
+    );
+  return error;
 }

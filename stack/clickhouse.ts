@@ -5,7 +5,7 @@
  * the stack folder.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ConfigError, MissingDependencyError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
@@ -249,11 +249,11 @@ export class ClickHouseService implements Service {
         `"${readonlyUser}" cannot be the local stack's read-only user`,
         'use letters, digits and "_" (not starting with a digit), other than "default"',
       );
-    writeFileSync(
-      join(this.dir, 'users.xml'),
-      usersConfig(this.password(), { user: readonlyUser, password: readonlyPassword }),
-      { mode: 0o600 },
-    );
+    const users = join(this.dir, 'users.xml');
+    writeFileSync(users, usersConfig(this.password(), { user: readonlyUser, password: readonlyPassword }), {
+      mode: 0o600,
+    });
+    chmodSync(users, 0o600); // the mode above applies only to a new file: passwords are in it
   }
 
   /** The `default` user's password: the configured one, or in secure mode a generated one. */

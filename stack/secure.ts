@@ -9,7 +9,7 @@
  * `chatstream` with a generated password in `<home>/tls/<service>.password`, which the printed
  * settings name with `_FILE` so that no secret is ever printed.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CoreConfig } from '../core/settings.ts';
 import { certificatePaths, readSecret, type StackCertificates, stackSecretFile } from './tls.ts';
@@ -23,10 +23,20 @@ export function isSecureStack(config: CoreConfig): boolean {
   return config.stack.secure || existsSync(markerOf(config));
 }
 
+/** True once this stack home was marked secure (the flag alone does not count). */
+export function markedSecure(config: CoreConfig): boolean {
+  return existsSync(markerOf(config));
+}
+
 /** Records that this stack runs secure, so `status`, `down` and a later `up` know without the flag. */
 export function markSecure(config: CoreConfig): void {
   mkdirSync(join(config.stack.home, 'tls'), { recursive: true, mode: 0o700 });
   writeFileSync(markerOf(config), 'chatstream stack up --secure\n');
+}
+
+/** Takes the mark back (a first secure start that failed leaves the stack as it was). */
+export function unmarkSecure(config: CoreConfig): void {
+  rmSync(markerOf(config), { force: true });
 }
 
 export const STACK_USER = 'chatstream';
@@ -66,8 +76,11 @@ export function secureStack(config: CoreConfig): SecureStack | undefined {
 
 /** The password as a setting: `<VAR>_FILE=<file>` for a generated one, else a reminder (never the value). */
 function password(variable: string, l: Login): [string, string] {
-  return l.passwordFile ? [`${variable}_FILE`, l.passwordFile] : [variable, '(as configured)'];
+  return l.passwordFile ? [`${variable}_FILE`, l.passwordFile] : [variable, CONFIGURED];
 }
+
+/** Stands for a configured password in the printed settings (the value itself is never shown). */
+export const CONFIGURED = '(as configured)';
 
 /** What a client sets to use the secure stack, in order. */
 export function secureClientSettings(config: CoreConfig, secure: SecureStack): [string, string][] {

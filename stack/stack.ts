@@ -6,7 +6,7 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ServiceError } from '../core/errors.ts';
+import { ConfigError, ServiceError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { CoreConfig } from '../core/settings.ts';
 import { ClickHouseService } from './clickhouse.ts';
@@ -14,7 +14,7 @@ import { KafkaService } from './kafka.ts';
 import { PostgresService } from './postgres.ts';
 import { isPortFree, isRunning, readPidFile, stopProcess } from './process.ts';
 import { RegistryService } from './registry.ts';
-import { markSecure } from './secure.ts';
+import { markedSecure, markSecure, unmarkSecure } from './secure.ts';
 import type { Service, ServiceStatus } from './service.ts';
 
 /** How long a service may take to stop after SIGTERM before it is killed. */
@@ -90,8 +90,23 @@ export class Stack {
     const wanted = select(this.services, names);
     const toStart = wanted.filter((s) => !isRunning(readPidFile(s.pidFile)));
     await checkPorts(toStart);
-    if (this.config.stack.secure) markSecure(this.config);
-    for (const service of toStart) await service.prepare(this.log.child(service.name));
+    const firstSecure = this.config.stack.secure && !markedSecure(this.config);
+    if (firstSecure) {
+      const running = wanted.filter((s) => !toStart.includes(s)).map((s) => s.name);
+      if (running.length > 0)
+        throw new ConfigError(
+          'CHATSTREAM_STACK_SECURE',
+          `${running.join(', ')} already run${running.length === 1 ? 's' : ''} in plaintext: secure mode needs a fresh start`,
+          'stop the stack first (chatstream stack down), then chatstream stack up --secure',
+        );
+      markSecure(this.config);
+    }
+    try {
+      for (const service of toStart) await service.prepare(this.log.child(service.name));
+    } catch (error) {
+      if (firstSecure) unmarkSecure(this.config); // the stack stays as it was: plaintext
+      throw error;
+    }
     for (const service of wanted) {
       if (toStart.includes(service)) {
         const started = Date.now();

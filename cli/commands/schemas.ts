@@ -1,6 +1,6 @@
 /** `chatstream schemas check | register | types`: the curated Avro schemas under schemas/. */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { EXIT, ServiceError } from '../../core/errors.ts';
+import { EXIT } from '../../core/errors.ts';
 import { renderTable } from '../../core/table.ts';
 import { checkAll } from '../../schemas/check.ts';
 import { registerAll } from '../../schemas/register.ts';
@@ -30,28 +30,13 @@ const check: Command = {
   },
 };
 
-/** A connection failure as a clear service error (else undefined). */
-function unreachable(error: unknown, url: string): ServiceError | undefined {
-  const code =
-    (error as { code?: string; cause?: { code?: string } }).code ??
-    (error as { cause?: { code?: string } }).cause?.code;
-  if (!code || !['ECONNREFUSED', 'ENOTFOUND', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH'].includes(code))
-    return undefined;
-  return new ServiceError('registry', `the schema registry at ${url} is not reachable (${code})`, {
-    code: 'REGISTRY_UNREACHABLE',
-    hint: 'start it with "chatstream stack up", or point CHATSTREAM_SCHEMA_REGISTRY_URL at a running one',
-  });
-}
-
 const register: Command = {
   path: ['schemas', 'register'],
   summary: 'Register every schema version (oldest first) with the schema registry; idempotent.',
   details:
     'Registry: CHATSTREAM_SCHEMA_REGISTRY_URL. Subjects: <CHATSTREAM_KAFKA_TOPIC_PREFIX><topic>-value.',
   async run(ctx) {
-    const registered = await registerAll(ctx.config).catch((error: unknown) => {
-      throw unreachable(error, ctx.config.schemaRegistry.url) ?? error;
-    });
+    const registered = await registerAll(ctx.config);
     ctx.out(
       renderTable(
         ['SUBJECT', 'VERSIONS', 'IDS'],

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { EXIT, UsageError } from '../../core/errors.ts';
 import { renderTable } from '../../core/table.ts';
 import { tail } from '../../stack/process.ts';
-import { secureClientSettings, secureStack } from '../../stack/secure.ts';
+import { CONFIGURED, secureClientSettings, secureStack } from '../../stack/secure.ts';
 import type { ServiceStatus } from '../../stack/service.ts';
 import { Stack } from '../../stack/stack.ts';
 import type { Command, Context } from '../command.ts';
@@ -17,7 +17,10 @@ function stackOf(ctx: Context): Stack {
 export function secureSettingsText(config: Context['config']): string | undefined {
   const secure = secureStack(config);
   if (!secure) return undefined;
-  const lines = secureClientSettings(config, secure).map(([name, value]) => `export ${name}=${value}`);
+  // A configured password is never printed: its line is a comment to paste the value into.
+  const lines = secureClientSettings(config, secure).map(([name, value]) =>
+    value === CONFIGURED ? `# export ${name}=<the password you configured>` : `export ${name}=${value}`,
+  );
   return ['', 'Secure mode: a client of this stack sets', ...lines].join('\n');
 }
 

@@ -12,6 +12,7 @@ import { SinkRunner } from '../../consumers/runner.ts';
 import { clickhouseSink } from '../../consumers/sinks/clickhouse/index.ts';
 import { EXIT, isChatstreamError } from '../../core/errors.ts';
 import { serveMetrics } from '../../core/metrics.ts';
+import { displayUrl } from '../../core/url.ts';
 import { withAdmin } from '../../kafka/client.ts';
 import { ensureTopics } from '../../kafka/topics.ts';
 import { startCollector } from '../../producers/purechat/service.ts';
@@ -122,10 +123,10 @@ export const startCommand: Command = {
 
     const rows: [string, string][] = [
       ['Kafka', config.kafka.brokers.join(',')],
-      ['Schema registry', config.schemaRegistry.url],
+      ['Schema registry', displayUrl(config.schemaRegistry.url)],
       [
         'ClickHouse',
-        `${config.clickhouse.url} (database ${config.clickhouse.database}; query the <topic>_dedup views)`,
+        `${displayUrl(config.clickhouse.url)} (database ${config.clickhouse.database}; query the <topic>_dedup views)`,
       ],
       [
         'Topics',
