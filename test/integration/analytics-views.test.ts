@@ -133,3 +133,30 @@ test('migrating again changes nothing; a changed definition is re-created', asyn
   const [row] = await service.rows<{ n: string }>(`SELECT count() AS n FROM ${db}.analytics_messages_hourly`);
   assert.ok(Number(row?.n) > 0);
 });
+
+test('three migrations at once on a fresh database all succeed and leave every view', async () => {
+  const fresh = uniqueName('analytics_race');
+  const freshPrefix = `${uniqueName('ar')}.`;
+  const services = [0, 1, 2].map(() => new ClickHouseService(config));
+  try {
+    const reports = await Promise.all(
+      services.map((s) => migrateAnalytics({ service: s, database: fresh, topicPrefix: freshPrefix, log })),
+    );
+    for (const report of reports)
+      assert.deepEqual(
+        [...report.viewsCreated, ...report.viewsUnchanged].sort(),
+        VIEWS.map((v) => v.name).sort(),
+      );
+    const [names] = await service.rows<{ n: string }>(
+      `SELECT count() AS n FROM system.tables WHERE database = '${fresh}' AND name IN (${VIEWS.map((v) => `'${v.name}'`).join(', ')})`,
+    );
+    assert.equal(Number(names?.n), VIEWS.length);
+    for (const view of VIEWS)
+      await service.rows(`SELECT * FROM ${quoteIdent(fresh)}.${quoteIdent(view.name)} LIMIT 1`);
+    const again = await migrateAnalytics({ service, database: fresh, topicPrefix: freshPrefix, log });
+    assert.deepEqual(again.viewsCreated, [], 'the hashes the three stored match the views');
+  } finally {
+    await service.command(`DROP DATABASE IF EXISTS ${quoteIdent(fresh)}`).catch(() => undefined);
+    await Promise.all(services.map((s) => s.close()));
+  }
+});
