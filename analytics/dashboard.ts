@@ -116,6 +116,7 @@ export function dashboardRoutes(options: Omit<DashboardOptions, 'log' | 'port'>)
         try {
           return { status: 200, headers: noStore, body: await queries.panel(panel, range) };
         } catch (error) {
+          if (error instanceof HttpError) throw error; // DASHBOARD_BUSY
           throw unavailable(error);
         }
       },

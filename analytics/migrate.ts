@@ -6,10 +6,17 @@
  * `_chatstream_analytics_views`; a view whose hash differs, or that is missing, is dropped and
  * created again — so a changed definition reaches every database on the next start, on 18.16
  * (which has no CREATE OR REPLACE VIEW) and on current releases alike.
+ *
+ * Safe when several run at once (three `chatstream analytics migrate`, the dashboard of each
+ * `npm start`) and while the sink swaps a `_dedup` view: every statement is IF [NOT] EXISTS, and a
+ * step that still meets 57 TABLE_ALREADY_EXISTS or 60 UNKNOWN_TABLE (another migration or the sink
+ * between our check and our statement) is tried again, at most RACE_ATTEMPTS times, after reading
+ * the state again: a view someone else created meanwhile from the same definition is a success.
  */
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { quoteIdent, quoteString } from '../consumers/sinks/clickhouse/schema.ts';
-import type { ClickHouseService } from '../consumers/sinks/clickhouse/service.ts';
+import { type ClickHouseService, serverCode } from '../consumers/sinks/clickhouse/service.ts';
 import type { Logger } from '../core/log.ts';
 import { SOURCE_TOPICS, type SourceName, sourceDdl, sources, sourceTable } from './sources.ts';
 import { createAnalyticsViewSql, VIEWS } from './views.ts';
@@ -31,6 +38,30 @@ export interface MigrateOptions {
   log: Logger;
 }
 
+/** Tries of one step that races another migration or the sink. */
+export const RACE_ATTEMPTS = 6;
+/** 57 TABLE_ALREADY_EXISTS, 60 UNKNOWN_TABLE: another migration or the sink got there between. */
+const RACE_CODES = new Set([57, 60]);
+const raceCode = (error: unknown) =>
+  serverCode(error) ?? serverCode((error as { cause?: unknown } | undefined)?.cause);
+
+/**
+ * Runs `step` until it succeeds or `done()` says the goal is reached anyway; only 57/60 are tried
+ * again (back-off 100 ms … 1.6 s, with jitter), at most RACE_ATTEMPTS times; anything else throws.
+ */
+export async function raceSafe(step: () => Promise<void>, done: () => Promise<boolean>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await step();
+      return;
+    } catch (error) {
+      if (!RACE_CODES.has(raceCode(error) ?? -1) || attempt >= RACE_ATTEMPTS) throw error;
+      await sleep(100 * 2 ** (attempt - 1) * (0.5 + Math.random()));
+      if (await done()) return;
+    }
+  }
+}
+
 const hashOf = (sql: string) => createHash('sha256').update(sql).digest('hex');
 
 async function existing(service: ClickHouseService, database: string): Promise<Set<string>> {
@@ -50,7 +81,12 @@ export async function migrateAnalytics(options: MigrateOptions): Promise<Migrati
   for (const name of Object.keys(SOURCE_TOPICS) as SourceName[]) {
     const table = sourceTable(topicPrefix, name);
     if (tables.has(`${table}_dedup`)) continue;
-    for (const sql of sourceDdl(database, topicPrefix, name, row?.v ?? '0')) await service.command(sql);
+    await raceSafe(
+      async () => {
+        for (const sql of sourceDdl(database, topicPrefix, name, row?.v ?? '0')) await service.command(sql);
+      },
+      async () => (await existing(service, database)).has(`${table}_dedup`),
+    );
     report.sourcesCreated.push(table);
   }
   await service.command(
@@ -72,8 +108,15 @@ export async function migrateAnalytics(options: MigrateOptions): Promise<Migrati
       report.viewsUnchanged.push(view.name);
       continue;
     }
-    await service.command(`DROP TABLE IF EXISTS ${db}.${quoteIdent(view.name)}`);
-    await service.command(sql);
+    // IF NOT EXISTS: a migration running beside this one may have created it after our DROP.
+    const create = sql.replace(/^CREATE VIEW /, 'CREATE VIEW IF NOT EXISTS ');
+    await raceSafe(
+      async () => {
+        await service.command(`DROP TABLE IF EXISTS ${db}.${quoteIdent(view.name)}`);
+        await service.command(create);
+      },
+      async () => (await existing(service, database)).has(view.name),
+    );
     await service.insert(`${db}.${VERSIONS_TABLE}`, [{ name: view.name, hash, version: Date.now() }]);
     report.viewsCreated.push(view.name);
   }

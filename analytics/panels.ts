@@ -4,6 +4,10 @@
  * the ClickHouse datasource's macros). Each query is fixed; only `{{db}}` (the database, quoted)
  * and `{{from}}` / `{{to}}` (DateTime expressions) are filled in. They read the analytics views.
  *
+ * Ranges: every panel covers whole hours — from the start of `from`'s hour to the end of `to`'s
+ * hour — whether it reads an hourly view or exact times, so the tiles agree; the per-day charts
+ * cover whole days.
+ *
  * Shapes: `stat` returns one row with `value`; `timeseries` returns `t` (a DateTime) first and
  * numeric series after, ordered by `t`; `table` returns rows as shown.
  */
@@ -24,7 +28,9 @@ export interface Panel {
 
 const inHours = (column: string) => `${column} >= toStartOfHour({{from}}) AND ${column} <= {{to}}`;
 const inDays = (column: string) => `${column} >= toDate({{from}}) AND ${column} <= toDate({{to}})`;
-const inTimes = (column: string) => `${column} >= {{from}} AND ${column} <= {{to}}`;
+/** Exact times, cut at the same whole hours as the hourly views (see range.ts alignToHours). */
+const inTimes = (column: string) =>
+  `${column} >= toStartOfHour({{from}}) AND ${column} < toStartOfHour({{to}}) + 3600`;
 const agent = `if(agent_name != '', agent_name, if(agent_id != '', agent_id, '(unassigned)'))`;
 const quantiles = (column: string, name: string) =>
   `quantileExact(0.5)(${column}) AS ${name}_p50, quantileExact(0.9)(${column}) AS ${name}_p90`;

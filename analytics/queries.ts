@@ -1,16 +1,20 @@
 /**
- * The dashboard's queries: a ClickHouse client for the read-only user, and a short cache so that
- * every viewer asking the same panel and range within CHATSTREAM_DASHBOARD_CACHE_SECONDS shares
- * one query (also the one in flight). When ClickHouse does not know the read-only user (a stack
- * started before it existed), the writer's credentials are used with `readonly=2` on every
- * query, and a warning says so once.
+ * The dashboard's queries: a ClickHouse client for the read-only user (analytics/reader.ts), and a
+ * short cache so that every viewer asking the same panel and range within
+ * CHATSTREAM_DASHBOARD_CACHE_SECONDS shares one query (also the one in flight). Ranges are
+ * aligned to whole hours before they key the cache (the panels cover whole hours: panels.ts), so
+ * a `to` that moves within the hour asks the same question. Each query is stopped by ClickHouse
+ * after QUERY_SECONDS (`max_execution_time`), at most MAX_RUNNING distinct queries run at once,
+ * and at most MAX_WAITING wait for a turn; beyond that the answer is 503 DASHBOARD_BUSY.
  */
-import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import type { ClickHouseClient } from '@clickhouse/client';
 import { classify } from '../consumers/sinks/clickhouse/service.ts';
 import type { Logger } from '../core/log.ts';
 import type { CoreConfig } from '../core/settings.ts';
+import { HttpError } from '../producers/http/errors.ts';
 import { type Panel, renderPanelSql } from './panels.ts';
-import { dateTimeLiteral, type TimeRange } from './range.ts';
+import { alignToHours, dateTimeLiteral, type TimeRange } from './range.ts';
+import { connectReader, type ReaderMode } from './reader.ts';
 
 export interface PanelResult {
   id: string;
@@ -18,6 +22,7 @@ export interface PanelResult {
   rows: unknown[][];
   /** When the query ran (ISO 8601). */
   updated: string;
+  /** The range the answer covers (whole hours). */
   range: { from: string; to: string };
 }
 
@@ -25,17 +30,41 @@ type Rows = Record<string, unknown>[];
 
 /** Most answers kept at once. */
 const MAX_CACHED = 1000;
+/** ClickHouse stops a dashboard query after this long (max_execution_time; 18.16 knows it). */
+export const QUERY_SECONDS = 20;
+/** Distinct queries running at once, and waiting for a turn. */
+export const MAX_RUNNING = 4;
+export const MAX_WAITING = 100;
 
-function client(config: CoreConfig, user: string, password: string, readonly: boolean): ClickHouseClient {
-  return createClient({
-    url: config.clickhouse.url,
-    username: user,
-    password,
-    request_timeout: 30_000,
-    compression: { request: false, response: false },
-    log: { level: ClickHouseLogLevel.OFF },
-    clickhouse_settings: readonly ? { readonly: '2' } : {},
-  });
+/** At most `max` at once; a bounded queue behind them; past it a 503 the page retries later. */
+class Limiter {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+  private readonly max: number;
+  private readonly maxWaiting: number;
+  constructor(max: number, maxWaiting: number) {
+    this.max = max;
+    this.maxWaiting = maxWaiting;
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.max) {
+      if (this.waiting.length >= this.maxWaiting)
+        throw new HttpError(
+          503,
+          'DASHBOARD_BUSY',
+          `${this.max} queries are running and ${this.maxWaiting} waiting; try again shortly`,
+        );
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else this.running += 1;
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running -= 1;
+    }
+  }
 }
 
 /** A DateTime column's text ('YYYY-MM-DD hh:mm:ss[.fff]', UTC) → Unix seconds. */
@@ -47,10 +76,12 @@ export class DashboardQueries {
   private readonly config: CoreConfig;
   private readonly log: Logger;
   private readonly cacheMs: number;
+  private readonly limiter = new Limiter(MAX_RUNNING, MAX_WAITING);
+  private settings: Record<string, number> = {};
   /** Queries sent to ClickHouse (for tests and the bench: cached answers do not count). */
   queries = 0;
   /** How the dashboard reads: the read-only user, or the writer with readonly=2. */
-  mode: 'readonly-user' | 'writer-readonly-setting' = 'readonly-user';
+  mode: ReaderMode = 'readonly-user';
 
   constructor(config: CoreConfig, log: Logger, cacheSeconds: number) {
     this.config = config;
@@ -58,50 +89,31 @@ export class DashboardQueries {
     this.cacheMs = cacheSeconds * 1000;
   }
 
-  /** Connects as the read-only user (or falls back, saying why); ClickHouse errors are classified. */
+  /** Connects as the read-only user (or, when it does not exist, the writer with readonly=2). */
   async connect(): Promise<void> {
-    const { readonlyUser, readonlyPassword, user, password } = this.config.clickhouse;
-    const reader = client(this.config, readonlyUser, readonlyPassword, false);
-    try {
-      const result = await reader.query({
-        query: "SELECT value FROM system.settings WHERE name = 'readonly'",
-        format: 'JSONEachRow',
-      });
-      const [row] = (await result.json()) as { value: string }[];
-      if (row?.value === '0') {
-        await reader.close();
-        throw new Error(`${readonlyUser} is not read-only (its profile has readonly=0)`);
-      }
-      this.ch = reader;
-      this.mode = 'readonly-user';
-      return;
-    } catch (error) {
-      await reader.close().catch(() => undefined);
-      const classified = classify(error);
-      if (classified.name === 'RetriableError' && !/not read-only/.test((error as Error).message))
-        throw classified; // ClickHouse unreachable: not a reason to use other credentials
-      this.log.warn(
-        `the read-only ClickHouse user "${readonlyUser}" cannot be used; querying as "${user}" with readonly=2 on every query`,
-        {
-          reason: (error as Error).message.split('\n')[0],
-          fix: 'restart the local stack (it writes the user into users.xml) or create the user with a readonly profile and set CHATSTREAM_CLICKHOUSE_READONLY_USER / _PASSWORD',
-        },
-      );
-      this.ch = client(this.config, user, password, true);
-      this.mode = 'writer-readonly-setting';
-    }
+    const { client, mode, settable } = await connectReader(this.config, this.log);
+    this.ch = client;
+    this.mode = mode;
+    this.settings = settable ? { max_execution_time: QUERY_SECONDS } : {};
   }
 
   /** Raw rows of a query (tests and the bench compare the page with the views through this). */
   async rows(sql: string): Promise<Rows> {
-    if (!this.ch) throw new Error('DashboardQueries is not connected');
-    this.queries += 1;
-    try {
-      const result = await this.ch.query({ query: sql, format: 'JSONEachRow' });
-      return (await result.json()) as Rows;
-    } catch (error) {
-      throw classify(error);
-    }
+    const ch = this.ch;
+    if (!ch) throw new Error('DashboardQueries is not connected');
+    return this.limiter.run(async () => {
+      this.queries += 1;
+      try {
+        const result = await ch.query({
+          query: sql,
+          format: 'JSONEachRow',
+          clickhouse_settings: this.settings,
+        });
+        return (await result.json()) as Rows;
+      } catch (error) {
+        throw classify(error);
+      }
+    });
   }
 
   private async run(panel: Panel, range: TimeRange): Promise<PanelResult> {
@@ -123,8 +135,9 @@ export class DashboardQueries {
     };
   }
 
-  /** The panel's answer for the range: cached for cacheSeconds, shared while in flight. */
-  panel(panel: Panel, range: TimeRange): Promise<PanelResult> {
+  /** The panel's answer for the range (aligned to whole hours): cached for cacheSeconds, shared while in flight. */
+  panel(panel: Panel, asked: TimeRange): Promise<PanelResult> {
+    const range = alignToHours(asked);
     const now = Date.now();
     const key = `${panel.id}|${range.from}|${range.to}`;
     const hit = this.cache.get(key);

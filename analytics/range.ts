@@ -58,7 +58,8 @@ export function parseRange(query: URLSearchParams, now: number, roundMs = 1000):
     const range = { from: instant('from', from), to: instant('to', to) };
     if (range.from >= range.to) throw new RangeError400('from', 'from must be before to');
     if (range.to - range.from > MAX_SPAN_MS) throw new RangeError400('to', 'a range spans at most 400 days');
-    return range;
+    // Seconds past a 10 s step ask nothing new (the panels cover whole hours anyway).
+    return { from: roundDown(range.from, CUSTOM_STEP_MS), to: roundDown(range.to, CUSTOM_STEP_MS) };
   }
   const name = preset ?? DEFAULT_PRESET;
   const span = PRESETS[name];
@@ -66,6 +67,24 @@ export function parseRange(query: URLSearchParams, now: number, roundMs = 1000):
     throw new RangeError400('range', `unknown range "${name}"; one of ${Object.keys(PRESETS).join(', ')}`);
   const end = Math.floor(now / Math.max(1, roundMs)) * Math.max(1, roundMs);
   return { from: end - span, to: end, preset: name };
+}
+
+const HOUR_MS = 3_600_000;
+/** Custom from/to are rounded down to this step. */
+export const CUSTOM_STEP_MS = 10_000;
+const roundDown = (ms: number, step: number) => Math.floor(ms / step) * step;
+
+/**
+ * The range the panels answer for: whole hours, from the start of `from`'s hour to the last
+ * second of `to`'s hour. The hourly views cannot be cut inside an hour, so every panel (stat
+ * tiles, tables over exact times too) covers these same hours; the per-day charts whole days.
+ */
+export function alignToHours(range: TimeRange): TimeRange {
+  return {
+    ...range,
+    from: roundDown(range.from, HOUR_MS),
+    to: roundDown(range.to, HOUR_MS) + HOUR_MS - 1000,
+  };
 }
 
 const pad = (n: number) => String(n).padStart(2, '0');

@@ -5,12 +5,23 @@
  * JOIN per SELECT (nested), no window functions, `ifNull` around Nullable conditions.
  *
  * Definitions (what a number means):
- *  - opened: conversations by the hour of their `created_time` (latest state);
- *  - assigned / resolved / reopened: conversation events by the hour of `action_time`;
- *  - backlog at an hour: conversations opened + reopened − resolved up to the end of that hour;
+ *  - a conversation's open/resolved steps: its creation (open), its webhook resolution / reopen
+ *    events at their `action_time` (not before creation), and its latest polled state at its
+ *    `updated_time` (resolved, or open for any other status), in time order (at equal times:
+ *    creation, events, the state). A step that changes open ↔ resolved is a resolution or a
+ *    reopen; one that does not is no news. A polled `reopened` status of a conversation with no
+ *    resolution / reopen event implies a resolution and a reopen at its `updated_time`. So the
+ *    poller alone (no webhooks) gives resolutions at `updated_time`, and the last step is the
+ *    latest status: the backlog now equals the open conversations now;
+ *  - opened: conversations by the hour of their `created_time` (latest state); resolved /
+ *    reopened: those steps by the hour they happened; assigned: assignment events by `action_time`;
+ *  - backlog at an hour: opened + reopened − resolved up to the end of that hour;
  *  - open now: conversations whose latest status is not `resolved`;
- *  - first response: seconds from a conversation's creation to its first agent message;
- *    resolution: seconds from creation to its first resolution event (none before creation);
+ *  - first response: seconds from a conversation's creation to its first agent message that is
+ *    not a private note (`message_type` `private`);
+ *    resolution: seconds from creation to its first resolution step (a resolution event, or the
+ *    polled resolved state's `updated_time` — the time it last changed, an upper bound — when no
+ *    event says; unknown for the resolution only implied by a polled `reopened`);
  *    medians and p90 are nearest-rank (`quantileExact`: the sorted value at floor(q·n));
  *  - Pure Chat: events by the hour (and day) the collector received them; open rate =
  *    `chatbox:expand` / `chatbox:ready`; visitors = distinct `visitor_id`; a chat is in progress
@@ -30,6 +41,28 @@ export interface ViewDefinition {
   select: (s: Sources, v: (name: string) => string) => string;
 }
 
+/**
+ * Per conversation (with a `created_time`): its open/resolved steps, each a number
+ * `time · 8 + order · 2 + open` (order: 0 creation, 1 event, 2 implied resolution, 3 latest
+ * state), sorted, and for each step the change it makes (+1 opened or reopened, −1 resolved, 0).
+ */
+const conversationSteps = (s: Sources) => `
+SELECT conversation_id, created, steps, arrayMap((x, y) -> toInt8(x) - toInt8(y), opens, arrayPushFront(arrayPopBack(opens), 0)) AS changes
+FROM (
+  SELECT conversation_id, created, arraySort(arrayConcat([toUInt64(created) * 8 + 1], arrayFilter(x -> intDiv(x, 8) >= created, event_steps),
+      if(state = 'resolved', [toUInt64(updated) * 8 + 6],
+        if(state IN ('reopened', 'reopen') AND length(event_steps) = 0, [toUInt64(updated) * 8 + 4, toUInt64(updated) * 8 + 7], [toUInt64(updated) * 8 + 7])))) AS steps,
+    arrayMap(x -> x % 2, steps) AS opens
+  FROM (
+    SELECT conversation_id, toUInt32(assumeNotNull(created_time)) AS created,
+      greatest(toUInt32(ifNull(updated_time, assumeNotNull(created_time))), created) AS updated, ifNull(status, '') AS state
+    FROM ${s.conversations} WHERE created_time IS NOT NULL
+  ) ANY LEFT JOIN (
+    SELECT conversation_id, groupArray(toUInt64(toUInt32(action_time)) * 8 + if(action = 'conversation_reopen', 3, 2)) AS event_steps
+    FROM ${s.events} WHERE action IN ('conversation_resolution', 'conversation_reopen') GROUP BY conversation_id
+  ) USING conversation_id
+)`;
+
 const conversationTimes = (s: Sources) => `
 SELECT conversation_id, toDate(created) AS day, created AS created_time, channel_id, group_id, agent_id,
   if(first_agent_ts > 0 AND first_agent_ts >= toUInt32(created), toInt64(first_agent_ts) - toInt64(toUInt32(created)), NULL) AS first_response_seconds,
@@ -40,17 +73,12 @@ FROM (
       ifNull(assigned_group_id, '') AS group_id, ifNull(assigned_agent_id, '') AS agent_id
     FROM ${s.conversations} WHERE created_time IS NOT NULL
   ) ANY LEFT JOIN (
-    SELECT conversation_id, minIf(toUInt32(assumeNotNull(created_time)), ifNull(actor_type, '') = 'agent' AND created_time IS NOT NULL) AS first_agent_ts
+    SELECT conversation_id, minIf(toUInt32(assumeNotNull(created_time)), ifNull(actor_type, '') = 'agent' AND ifNull(message_type, '') != 'private' AND created_time IS NOT NULL) AS first_agent_ts
     FROM ${s.messages} GROUP BY conversation_id
   ) USING conversation_id
 ) ANY LEFT JOIN (
-  SELECT conversation_id, action_ts AS resolved_ts FROM (
-    SELECT conversation_id, toUInt32(action_time) AS action_ts, created_ts FROM ${s.events}
-    ANY INNER JOIN (SELECT conversation_id, toUInt32(assumeNotNull(created_time)) AS created_ts FROM ${s.conversations} WHERE created_time IS NOT NULL)
-    USING conversation_id
-    WHERE action = 'conversation_resolution' AND action_ts >= created_ts
-    ORDER BY conversation_id, action_ts LIMIT 1 BY conversation_id
-  )
+  SELECT conversation_id, intDiv(arrayFirst((x, c) -> c = -1 AND intDiv(x % 8, 2) != 2, steps, changes), 8) AS resolved_ts
+  FROM (${conversationSteps(s)})
 ) USING conversation_id`;
 
 const agentNames = (s: Sources) =>
@@ -59,15 +87,15 @@ const agentNames = (s: Sources) =>
 export const VIEWS: ViewDefinition[] = [
   {
     name: 'analytics_conversations_hourly',
-    doc: 'hour, opened, assigned, resolved, reopened',
+    doc: 'hour, opened, assigned, resolved, reopened (resolutions and reopens from the events and the polled state)',
     select: (s) => `
 SELECT hour, sum(opened) AS opened, sum(assigned) AS assigned, sum(resolved) AS resolved, sum(reopened) AS reopened FROM (
-  SELECT toStartOfHour(assumeNotNull(created_time)) AS hour, count() AS opened, toUInt64(0) AS assigned, toUInt64(0) AS resolved, toUInt64(0) AS reopened
-  FROM ${s.conversations} WHERE created_time IS NOT NULL GROUP BY hour
+  SELECT toStartOfHour(toDateTime(intDiv(step, 8), 'UTC')) AS hour, countIf(change = 1 AND step % 8 = 1) AS opened, toUInt64(0) AS assigned,
+    countIf(change = -1) AS resolved, countIf(change = 1 AND step % 8 != 1) AS reopened
+  FROM (${conversationSteps(s)}) ARRAY JOIN steps AS step, changes AS change WHERE change != 0 GROUP BY hour
   UNION ALL
-  SELECT toStartOfHour(action_time) AS hour, toUInt64(0) AS opened, countIf(action = 'conversation_assignment') AS assigned,
-    countIf(action = 'conversation_resolution') AS resolved, countIf(action = 'conversation_reopen') AS reopened
-  FROM ${s.events} GROUP BY hour
+  SELECT toStartOfHour(action_time) AS hour, toUInt64(0) AS opened, count() AS assigned, toUInt64(0) AS resolved, toUInt64(0) AS reopened
+  FROM ${s.events} WHERE action = 'conversation_assignment' GROUP BY hour
 ) GROUP BY hour`,
   },
   {

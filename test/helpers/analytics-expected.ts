@@ -65,6 +65,42 @@ export function expectedViews(records: FixtureRecord[], now: number): Record<str
   };
   const open = conversations.filter((c) => c.status !== 'resolved');
 
+  // Each conversation's life, replayed: creation opens it; its resolution / reopen events (not
+  // before creation) and its polled latest state (resolved or not, at updated_time) say whether
+  // it is open from then on; a polled `reopened` without such events was resolved and reopened at
+  // updated_time. At equal times: creation, events, implied resolution, state.
+  type Step = { t: number; rank: number; open: boolean };
+  const life = (c: V) => {
+    const created = c.created_time as number;
+    const updated = Math.max(created, (c.updated_time as number | undefined) ?? created);
+    const own = events.filter(
+      (e) =>
+        e.conversation_id === c.conversation_id &&
+        (e.action === 'conversation_resolution' || e.action === 'conversation_reopen'),
+    );
+    const steps: Step[] = [{ t: created, rank: 0, open: true }];
+    for (const e of own)
+      if ((e.action_time as number) >= created)
+        steps.push({ t: e.action_time as number, rank: 1, open: e.action === 'conversation_reopen' });
+    const reopened = c.status === 'reopened' || c.status === 'reopen';
+    if (reopened && own.length === 0) steps.push({ t: updated, rank: 2, open: false });
+    steps.push({ t: updated, rank: 3, open: c.status !== 'resolved' });
+    steps.sort((a, b) => a.t - b.t || a.rank - b.rank);
+    let open = false;
+    const changes: { t: number; kind: 'opened' | 'resolved' | 'reopened'; implied: boolean }[] = [];
+    for (const s of steps) {
+      if (s.open !== open)
+        changes.push({
+          t: s.t,
+          kind: s.rank === 0 ? 'opened' : s.open ? 'reopened' : 'resolved',
+          implied: s.rank === 2,
+        });
+      open = s.open;
+    }
+    return changes;
+  };
+  const lives = new Map(conversations.map((c) => [c.conversation_id, life(c)]));
+
   const hourly = new Map<string, { opened: number; assigned: number; resolved: number; reopened: number }>();
   const bump = (ms: number, field: 'opened' | 'assigned' | 'resolved' | 'reopened') => {
     const h = hourOf(ms);
@@ -72,18 +108,9 @@ export function expectedViews(records: FixtureRecord[], now: number): Record<str
     row[field] += 1;
     hourly.set(h, row);
   };
-  for (const c of conversations) bump(c.created_time as number, 'opened');
-  const actions: Record<string, 'assigned' | 'resolved' | 'reopened'> = {
-    conversation_assignment: 'assigned',
-    conversation_resolution: 'resolved',
-    conversation_reopen: 'reopened',
-  };
-  for (const e of events) {
-    const h = hourOf(e.action_time as number);
-    if (!hourly.has(h)) hourly.set(h, { opened: 0, assigned: 0, resolved: 0, reopened: 0 });
-    const field = actions[e.action as string];
-    if (field) bump(e.action_time as number, field);
-  }
+  for (const changes of lives.values()) for (const ch of changes) bump(ch.t, ch.kind);
+  for (const e of events)
+    if (e.action === 'conversation_assignment') bump(e.action_time as number, 'assigned');
   let backlog = 0;
   const backlogRows = [...hourly.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
@@ -95,13 +122,13 @@ export function expectedViews(records: FixtureRecord[], now: number): Record<str
   const times = conversations.map((c) => {
     const created = c.created_time as number;
     const agentMsgs = messages
-      .filter((m) => m.conversation_id === c.conversation_id && m.actor_type === 'agent')
+      .filter(
+        (m) =>
+          m.conversation_id === c.conversation_id && m.actor_type === 'agent' && m.message_type !== 'private',
+      )
       .map((m) => m.created_time as number);
     const firstAgent = agentMsgs.length ? Math.min(...agentMsgs) : undefined;
-    const resolutions = events
-      .filter((e) => e.conversation_id === c.conversation_id && e.action === 'conversation_resolution')
-      .map((e) => e.action_time as number)
-      .filter((t) => t >= created);
+    const resolution = lives.get(c.conversation_id)?.find((ch) => ch.kind === 'resolved' && !ch.implied);
     return {
       conversation_id: str(c.conversation_id),
       day: dayOf(created),
@@ -111,7 +138,7 @@ export function expectedViews(records: FixtureRecord[], now: number): Record<str
       agent_id: str(c.assigned_agent_id),
       first_response_seconds:
         firstAgent !== undefined && firstAgent >= created ? (firstAgent - created) / 1000 : null,
-      resolution_seconds: resolutions.length ? (Math.min(...resolutions) - created) / 1000 : null,
+      resolution_seconds: resolution ? (resolution.t - created) / 1000 : null,
     };
   });
   const nonNull = (xs: (number | null)[]) => xs.filter((x): x is number => x !== null);

@@ -60,16 +60,18 @@ function freshchat(): FixtureRecord[] {
       value: { ...base, status: 'new', updated_time: created },
       ts: created,
     });
+    // The poller's last read: updated_time is the conversation's last change (its last event).
+    const lastEvent = status(i) === 'resolved' ? (i === 6 ? 800 : 600) * (i + 1) * S : 0;
+    const updated = created + Math.max(20 * MIN, lastEvent);
     const final = {
       ...base,
       status: status(i),
       assigned_agent_id: agentOf(i),
       assigned_group_id: `g${i % 2}`,
-      updated_time: created + 20 * MIN,
+      updated_time: updated,
     };
-    out.push({ topic: 'freshchat.conversations', key: id, value: final, ts: created + 20 * MIN });
-    if (i === 2)
-      out.push({ topic: 'freshchat.conversations', key: id, value: final, ts: created + 21 * MIN });
+    out.push({ topic: 'freshchat.conversations', key: id, value: final, ts: updated });
+    if (i === 2) out.push({ topic: 'freshchat.conversations', key: id, value: final, ts: updated + MIN });
 
     const step = (i + 1) * MIN;
     const messages = 1 + (i % 4);
@@ -81,11 +83,23 @@ function freshchat(): FixtureRecord[] {
         created_time: created + (j + 1) * step,
         actor_type: actor,
         actor_id: actor === 'user' ? `u${i}` : (agentOf(i) ?? 'a0'),
-        message_type: 'normal',
+        ...(i === 7 ? {} : { message_type: 'normal' }), // some payloads lack message_type
       };
       const copies = i === 3 ? 2 : 1; // webhook and poll both deliver conversation 3's messages
       for (let k = 0; k < copies; k++)
         out.push({ topic: 'freshchat.messages', key: value.id, value, ts: value.created_time + k * S });
+    }
+    if (i % 3 !== 1) {
+      // An agent's private note before any reply: not a response (i % 4 === 0 has no reply at all).
+      const value = {
+        id: `m${i}_note`,
+        conversation_id: id,
+        created_time: created + step / 2,
+        actor_type: 'agent',
+        actor_id: agentOf(i) ?? 'a0',
+        message_type: 'private',
+      };
+      out.push({ topic: 'freshchat.messages', key: value.id, value, ts: value.created_time });
     }
     if (i % 5 === 0) {
       const value = {
@@ -113,9 +127,50 @@ function freshchat(): FixtureRecord[] {
       out.push(event(3, 'conversation_resolution', created + 800 * (i + 1) * S)); // redelivered
     }
   }
+  pollOnly(out);
   // Conversation 11 is deleted: it leaves the conversation views (its messages stay events).
   out.push({ topic: 'freshchat.conversations', key: 'c11', value: null, ts: DAY0 + 3 * 86_400 * S });
   return out;
+}
+
+/**
+ * Conversations 12–15: 12 with webhook events (resolved, then reopened, polled as `reopened`);
+ * 13–15 seen by the poller only (no events): resolved, `reopened`, assigned. An event of a
+ * conversation the poller never saw, and one from before its conversation's creation.
+ */
+function pollOnly(out: FixtureRecord[]): void {
+  const day = DAY0 + 86_400 * S + 8 * 60 * MIN; // 2025-06-02 16:00, after conversations 8–10
+  const conversation = (n: number, created: number, status: string, updated: number) => {
+    const id = `c${n}`;
+    const value = { conversation_id: id, created_time: created, channel_id: 'ch0', user_id: `u${n}` };
+    out.push({
+      topic: 'freshchat.conversations',
+      key: id,
+      value: { ...value, status: 'new', updated_time: created },
+      ts: created,
+    });
+    out.push({
+      topic: 'freshchat.conversations',
+      key: id,
+      value: { ...value, status, assigned_agent_id: 'a2', assigned_group_id: 'g1', updated_time: updated },
+      ts: updated,
+    });
+  };
+  const event = (id: string, conversation: string, action: string, at: number) =>
+    out.push({
+      topic: 'freshchat.conversation_events',
+      key: conversation,
+      value: { event_id: id, action, action_time: at, conversation_id: conversation, status: action },
+      ts: at,
+    });
+  conversation(12, day, 'reopened', day + 30 * MIN);
+  event('e12_0', 'c12', 'conversation_resolution', day + 10 * MIN);
+  event('e12_1', 'c12', 'conversation_reopen', day + 30 * MIN);
+  conversation(13, day + 20 * MIN, 'resolved', day + 65 * MIN);
+  conversation(14, day + 40 * MIN, 'reopened', day + 130 * MIN);
+  conversation(15, day + 50 * MIN, 'assigned', day + 55 * MIN);
+  event('e99_0', 'c99', 'conversation_resolution', day + 15 * MIN); // never polled: not counted
+  event('e0_early', 'c0', 'conversation_resolution', DAY0 - 5 * MIN); // before c0 was created
 }
 
 function purechat(now: number): FixtureRecord[] {

@@ -77,6 +77,33 @@ test('every view returns the numbers computed independently from the fixture', a
   }
 });
 
+test('the backlog now equals the open conversations now (poll-only conversations included)', async () => {
+  const [last] = await service.rows<{ backlog: string }>(
+    `SELECT backlog FROM ${db}.analytics_backlog_hourly ORDER BY hour DESC LIMIT 1`,
+  );
+  const [open] = await service.rows<{ n: string }>(
+    `SELECT sum(open) AS n FROM ${db}.analytics_open_conversations`,
+  );
+  // From the records: each conversation's last record, not deleted, whose status is not resolved.
+  const lastOf = new Map<string, Record<string, unknown> | null>();
+  for (const r of fixture(now).filter((x) => x.topic === 'freshchat.conversations'))
+    lastOf.set(r.key, r.value);
+  const openNow = [...lastOf.values()].filter((v) => v && v.status !== 'resolved').length;
+  assert.equal(Number(open?.n), openNow);
+  assert.equal(Number(last?.backlog), openNow);
+});
+
+test('private notes are not responses; poll-only resolutions have a resolution time', async () => {
+  const rows = await service.rows<{ conversation_id: string; fr: string | null; res: string | null }>(
+    `SELECT conversation_id, first_response_seconds AS fr, resolution_seconds AS res FROM ${db}.analytics_conversation_times WHERE conversation_id IN ('c0', 'c2', 'c13', 'c14')`,
+  );
+  const by = new Map(rows.map((r) => [r.conversation_id, r]));
+  assert.equal(by.get('c0')?.fr, null, 'c0 has only a user message and a private note');
+  assert.equal(Number(by.get('c2')?.fr), 2 * 3 * 60, "c2's first normal agent reply, not its earlier note");
+  assert.equal(Number(by.get('c13')?.res), 45 * 60, 'polled resolved: at its updated_time');
+  assert.equal(by.get('c14')?.res, null, 'polled reopened: the implied resolution has no time');
+});
+
 test('duplicates and updates are counted once: spot checks against the raw tables', async () => {
   const [raw] = await service.rows<{ n: string }>(
     `SELECT count() AS n FROM ${db}.${quoteIdent(tableName(`${prefix}freshchat.messages`))}`,
@@ -105,4 +132,31 @@ test('migrating again changes nothing; a changed definition is re-created', asyn
   assert.deepEqual(migrated.viewsCreated, ['analytics_messages_hourly']);
   const [row] = await service.rows<{ n: string }>(`SELECT count() AS n FROM ${db}.analytics_messages_hourly`);
   assert.ok(Number(row?.n) > 0);
+});
+
+test('three migrations at once on a fresh database all succeed and leave every view', async () => {
+  const fresh = uniqueName('analytics_race');
+  const freshPrefix = `${uniqueName('ar')}.`;
+  const services = [0, 1, 2].map(() => new ClickHouseService(config));
+  try {
+    const reports = await Promise.all(
+      services.map((s) => migrateAnalytics({ service: s, database: fresh, topicPrefix: freshPrefix, log })),
+    );
+    for (const report of reports)
+      assert.deepEqual(
+        [...report.viewsCreated, ...report.viewsUnchanged].sort(),
+        VIEWS.map((v) => v.name).sort(),
+      );
+    const [names] = await service.rows<{ n: string }>(
+      `SELECT count() AS n FROM system.tables WHERE database = '${fresh}' AND name IN (${VIEWS.map((v) => `'${v.name}'`).join(', ')})`,
+    );
+    assert.equal(Number(names?.n), VIEWS.length);
+    for (const view of VIEWS)
+      await service.rows(`SELECT * FROM ${quoteIdent(fresh)}.${quoteIdent(view.name)} LIMIT 1`);
+    const again = await migrateAnalytics({ service, database: fresh, topicPrefix: freshPrefix, log });
+    assert.deepEqual(again.viewsCreated, [], 'the hashes the three stored match the views');
+  } finally {
+    await service.command(`DROP DATABASE IF EXISTS ${quoteIdent(fresh)}`).catch(() => undefined);
+    await Promise.all(services.map((s) => s.close()));
+  }
 });

@@ -56,6 +56,7 @@ interface Answer {
   columns: string[];
   rows: unknown[][];
   updated: string;
+  range: { from: string; to: string };
 }
 
 async function panel(id: string, query = RANGE): Promise<Answer> {
@@ -116,6 +117,36 @@ test('series and tables equal the computed answers', async () => {
     started,
   );
   assert.match(widgets.updated, /^\d{4}-\d\d-\d\dT/);
+});
+
+test('a range inside hours: every panel covers the same whole hours; a moving `to` shares one answer', async () => {
+  // 08:30–10:15 covers 08:00–11:00 for the hourly tiles and the exact-time panels alike.
+  const query = 'from=2025-06-01T08:30:00Z&to=2025-06-01T10:15:00Z';
+  const from = Date.UTC(2025, 5, 1, 8);
+  const to = Date.UTC(2025, 5, 1, 11);
+  const latestConversation = new Map<string, Record<string, unknown> | null>();
+  for (const r of records.filter((x) => x.topic === 'freshchat.conversations'))
+    latestConversation.set(r.key, r.value);
+  const created = [...latestConversation.values()].filter(
+    (v): v is Record<string, unknown> =>
+      v !== null && (v.created_time as number) >= from && (v.created_time as number) < to,
+  );
+  assert.ok(created.length > 0);
+  assert.equal(Number((await panel('conversations_opened', query)).rows[0]?.[0]), created.length);
+  const byChannel = await panel('response_by_channel', query);
+  assert.equal(
+    byChannel.rows.reduce((a, r) => a + Number(r[1]), 0),
+    created.length,
+  );
+  const hourly = await panel('conversations_hourly', query);
+  assert.equal(
+    hourly.rows.reduce((a, r) => a + Number(r[1]), 0),
+    created.length,
+  );
+  assert.deepEqual(hourly.range, { from: '2025-06-01T08:00:00.000Z', to: '2025-06-01T10:59:59.000Z' });
+  const before = dashboard.queries.queries;
+  await panel('conversations_opened', 'from=2025-06-01T08:31:00Z&to=2025-06-01T10:47:13Z');
+  assert.equal(dashboard.queries.queries - before, 0, 'the same hours: the cached answer');
 });
 
 test('thirty viewers asking at once cost one ClickHouse query', async () => {

@@ -3,7 +3,8 @@
  * its own, ClickHouse only: the shared one must not be restarted): the local stack writes the
  * user with a readonly profile, the dashboard's queries can read and cannot write; ClickHouse
  * re-reads users.xml without a restart, and without the user the dashboard falls back to the
- * writer with readonly=2, which cannot write either.
+ * writer with readonly=2, which cannot write either; a wrong read-only password is exit 3 naming
+ * the setting, never a fallback.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DashboardQueries } from '../../analytics/queries.ts';
 import { loadConfig } from '../../cli/settings.ts';
+import { EXIT, FatalError } from '../../core/errors.ts';
 import { createLogger } from '../../core/log.ts';
 import { usersConfig } from '../../stack/clickhouse.ts';
 import { runCli } from '../helpers/cli.ts';
@@ -82,6 +84,20 @@ test('the local stack creates the read-only user: it reads, and cannot write', a
   } finally {
     await queries.close();
   }
+});
+
+test('a wrong read-only password is exit 3 naming the setting, not a fallback to the writer', async () => {
+  const wrong = loadConfig({ env: { ...env, CHATSTREAM_CLICKHOUSE_READONLY_PASSWORD: 'not-the-password' } });
+  const queries = new DashboardQueries(wrong, quietLog, 0);
+  await assert.rejects(
+    queries.connect(),
+    (e: unknown) =>
+      e instanceof FatalError &&
+      e.exitCode === EXIT.config &&
+      /CHATSTREAM_CLICKHOUSE_READONLY_PASSWORD/.test(e.message),
+  );
+  assert.equal(queries.mode, 'readonly-user');
+  await queries.close();
 });
 
 test('users.xml is re-read without a restart; without the user the dashboard falls back, still read-only', async () => {

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { GRAFANA_DASHBOARD_PATH, grafanaDashboard, grafanaDashboardJson } from '../../analytics/grafana.ts';
 import { PipelineHealth, parsePrometheus } from '../../analytics/health.ts';
 import { PANELS, renderPanelSql } from '../../analytics/panels.ts';
-import { dateTimeLiteral, PRESETS, parseRange, RangeError400 } from '../../analytics/range.ts';
+import { alignToHours, dateTimeLiteral, PRESETS, parseRange, RangeError400 } from '../../analytics/range.ts';
 import { VIEWS } from '../../analytics/views.ts';
 
 const q = (s: string) => new URLSearchParams(s);
@@ -38,6 +38,25 @@ test('from/to take ISO 8601 or Unix seconds; bad ranges are refused naming the p
   refused('range=1h&from=1&to=2', 'range', /either/);
   refused('from=2000-01-01T00:00:00Z&to=2025-01-01T00:00:00Z', 'to', /400 days/);
   refused("from=1'); DROP TABLE x --&to=2", 'from', /not a time/);
+});
+
+test('custom from/to are rounded down to 10 s; every panel answers for whole hours', () => {
+  const range = parseRange(q('from=2025-06-01T08:30:07Z&to=2025-06-01T10:15:59Z'), NOW);
+  assert.deepEqual(range, { from: Date.UTC(2025, 5, 1, 8, 30, 0), to: Date.UTC(2025, 5, 1, 10, 15, 50) });
+  assert.deepEqual(parseRange(q('from=2025-06-01T08:00:01Z&to=2025-06-01T08:00:05Z'), NOW), {
+    from: Date.UTC(2025, 5, 1, 8),
+    to: Date.UTC(2025, 5, 1, 8),
+  });
+  assert.deepEqual(alignToHours(range), {
+    from: Date.UTC(2025, 5, 1, 8),
+    to: Date.UTC(2025, 5, 1, 10, 59, 59),
+  });
+  for (const panel of PANELS)
+    assert.doesNotMatch(
+      panel.sql,
+      /[^(]\{\{from\}\}/,
+      `${panel.id}: from is cut at its hour like the hourly views`,
+    );
 });
 
 test('time literals are built from numbers only', () => {

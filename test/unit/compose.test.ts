@@ -32,7 +32,11 @@ import {
 } from '../helpers/compose.ts';
 
 /** The variables compose refuses to start without. */
-const REQUIRED = { CLICKHOUSE_PASSWORD: 'ch-secret', GRAFANA_ADMIN_PASSWORD: 'gf-secret' };
+const REQUIRED = {
+  CLICKHOUSE_PASSWORD: 'ch-secret',
+  CLICKHOUSE_READONLY_PASSWORD: 'ro-secret',
+  GRAFANA_ADMIN_PASSWORD: 'gf-secret',
+};
 const compose = readCompose(REQUIRED);
 const raw = readComposeRaw();
 const service = (name: string): ComposeService => {
@@ -215,6 +219,37 @@ test('secrets have no fallback: compose refuses to start without them, and Grafa
     assert.ok(ignored.includes(pattern), `.dockerignore keeps ${pattern} out of the image`);
 });
 
+test('Grafana and the dashboard query ClickHouse as the read-only user compose creates', () => {
+  const file = 'dashboards/clickhouse/users.d/chatstream-readonly.xml';
+  const clickhouse = service('clickhouse');
+  assert.equal(mountOf(clickhouse, file), '/etc/clickhouse-server/users.d/chatstream-readonly.xml');
+  assert.ok(
+    (clickhouse.volumes ?? []).some((v) => v.startsWith(`./${file}:`) && v.endsWith(':ro')),
+    'mounted read-only',
+  );
+  const xml = readFileSync(join(PROJECT_ROOT, file), 'utf8');
+  const user = /<users>\s*<([a-z_]+)>/.exec(xml)?.[1];
+  assert.equal(user, 'chatstream_readonly');
+  const profile = /<profile>([a-z_]+)<\/profile>/.exec(xml)?.[1];
+  assert.match(xml, new RegExp(`<${profile}>\\s*<readonly>[12]</readonly>`), 'its profile is read-only');
+  assert.match(xml, /<password from_env="CLICKHOUSE_READONLY_PASSWORD"/);
+  assert.equal(env(clickhouse).CLICKHOUSE_READONLY_PASSWORD, REQUIRED.CLICKHOUSE_READONLY_PASSWORD);
+  const chatstream = env(service('chatstream'));
+  assert.equal(chatstream.CHATSTREAM_CLICKHOUSE_READONLY_USER, user);
+  assert.equal(chatstream.CHATSTREAM_CLICKHOUSE_READONLY_PASSWORD, REQUIRED.CLICKHOUSE_READONLY_PASSWORD);
+  const ds = parse(
+    readFileSync(join(PROJECT_ROOT, 'dashboards/grafana/provisioning/datasources/clickhouse.yaml'), 'utf8'),
+  ).datasources[0];
+  assert.equal(ds.jsonData.username, user, 'Grafana queries as the read-only user');
+  assert.equal(ds.secureJsonData.password, '$CLICKHOUSE_READONLY_PASSWORD');
+  assert.equal(env(service('grafana')).CLICKHOUSE_READONLY_PASSWORD, REQUIRED.CLICKHOUSE_READONLY_PASSWORD);
+  assert.equal(
+    env(service('grafana')).CLICKHOUSE_PASSWORD,
+    undefined,
+    "Grafana does not get the writer's password",
+  );
+});
+
 const DASHBOARDS = join(PROJECT_ROOT, 'dashboards', 'grafana', 'dashboards');
 const PROVISIONING = join(PROJECT_ROOT, 'dashboards', 'grafana', 'provisioning');
 const yamlFiles = (dir: string): Record<string, unknown>[] =>
@@ -367,7 +402,9 @@ test('docker-compose config accepts the file with the secrets set and refuses it
       env(s),
       `${name}: the environment compose resolves`,
     );
-  const refused = run({ GRAFANA_ADMIN_PASSWORD: REQUIRED.GRAFANA_ADMIN_PASSWORD });
-  assert.notEqual(refused.status, 0);
-  assert.match(refused.stderr, /set CLICKHOUSE_PASSWORD/);
+  for (const missing of Object.keys(REQUIRED)) {
+    const refused = run({ ...REQUIRED, [missing]: undefined });
+    assert.notEqual(refused.status, 0, missing);
+    assert.match(refused.stderr, new RegExp(`set ${missing}`));
+  }
 });
