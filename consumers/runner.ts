@@ -221,7 +221,7 @@ export class SinkRunner {
 
   private async connect(): Promise<void> {
     const { config, sink, log, topics, group } = this.options;
-    const kafkaHint = `is Kafka running (chatstream stack status)? check CHATSTREAM_KAFKA_BROKERS (${config.kafka.brokers.join(',')})`;
+    const kafkaHint = `is Kafka running (chatstream stack status)? check CHATSTREAM_KAFKA_BROKERS (${config.kafka.brokers.join(',')}) and, for a managed cluster, CHATSTREAM_KAFKA_SECURITY_PROTOCOL (${config.kafka.securityProtocol})`;
     await checkKafkaAccess(config); // wrong credentials or CA: exit 3 now, not after the retries
     this.admin = await this.startStep('kafka', 'connecting', kafkaHint, async () => {
       const admin = this.kafka.admin();
