@@ -5,7 +5,9 @@
  * (`chatstream_sink_records_in_total` / `_out_total`), dead letters (sink and sources), and the
  * age of each producer's cursors (`chatstream_source_last_commit_timestamp_seconds`). The
  * metrics come as Prometheus text: from the registries of this process (`npm start`) or from
- * `/metrics` URLs (the standalone dashboard). Rates are the change between two reads.
+ * `/metrics` URLs (the standalone dashboard). Rates are the change between two reads, per
+ * source: a source (URL) that was not read at the previous read, or whose counter went down (a
+ * restart), adds nothing to that rate rather than its whole counter as new.
  */
 
 export interface Sample {
@@ -43,24 +45,34 @@ export interface HealthSnapshot {
   unreachable: string[];
 }
 
+interface Totals {
+  produced: number | null;
+  sinkIn: number | null;
+  sinkOut: number | null;
+}
+
 const sum = (samples: Sample[], name: string): number | null => {
   const found = samples.filter((s) => s.name === name);
   return found.length === 0 ? null : found.reduce((a, s) => a + s.value, 0);
 };
 
-export type MetricsReader = () => Promise<{ texts: string[]; unreachable: string[] }>;
+/** One read: the text of each source read (by a stable name, the URL), and the sources that failed. */
+export type MetricsReader = () => Promise<{
+  texts: { source: string; text: string }[];
+  unreachable: string[];
+}>;
 
 /** Reads `/metrics` URLs, each within `timeoutMs`; an unreachable one is named, not fatal. */
 export function scrapeUrls(urls: string[], timeoutMs = 2000): MetricsReader {
   return async () => {
-    const texts: string[] = [];
+    const texts: { source: string; text: string }[] = [];
     const unreachable: string[] = [];
     await Promise.all(
       urls.map(async (url) => {
         try {
           const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
           if (!response.ok) throw new Error(`HTTP ${response.status}`);
-          texts.push(await response.text());
+          texts.push({ source: url, text: await response.text() });
         } catch (error) {
           unreachable.push(`${url}: ${(error as Error).message}`);
         }
@@ -72,11 +84,17 @@ export function scrapeUrls(urls: string[], timeoutMs = 2000): MetricsReader {
 
 /** Reads registries of this process (anything with prom-client's `metrics()`). */
 export function readRegistries(registries: { metrics(): Promise<string> }[]): MetricsReader {
-  return async () => ({ texts: await Promise.all(registries.map((r) => r.metrics())), unreachable: [] });
+  return async () => ({
+    texts: await Promise.all(
+      registries.map(async (r, i) => ({ source: `registry ${i}`, text: await r.metrics() })),
+    ),
+    unreachable: [],
+  });
 }
 
 export class PipelineHealth {
-  private previous?: { at: number; totals: Record<string, number | null> };
+  /** The previous read: when, and each source's totals (only the sources read then). */
+  private previous?: { at: number; totals: Map<string, Totals> };
   private cached?: { at: number; snapshot: Promise<HealthSnapshot> };
   private readonly reader: MetricsReader;
   private readonly cacheMs: number;
@@ -96,18 +114,32 @@ export class PipelineHealth {
 
   private async compute(now: number): Promise<HealthSnapshot> {
     const { texts, unreachable } = await this.reader();
-    const samples = texts.flatMap(parsePrometheus);
-    const totals = {
-      produced: sum(samples, 'chatstream_source_records_total'),
-      sinkIn: sum(samples, 'chatstream_sink_records_in_total'),
-      sinkOut: sum(samples, 'chatstream_sink_records_out_total'),
-    };
-    const rate = (key: keyof typeof totals): number | null => {
-      const before = this.previous?.totals[key];
-      const after = totals[key];
-      if (!this.previous || before === null || before === undefined || after === null) return null;
-      const seconds = (now - this.previous.at) / 1000;
-      return seconds > 0 ? Math.max(0, after - before) / seconds : null;
+    const bySource = texts.map(({ source, text }) => ({ source, samples: parsePrometheus(text) }));
+    const samples = bySource.flatMap((s) => s.samples);
+    const totals = new Map<string, Totals>(
+      bySource.map(({ source, samples: own }) => [
+        source,
+        {
+          produced: sum(own, 'chatstream_source_records_total'),
+          sinkIn: sum(own, 'chatstream_sink_records_in_total'),
+          sinkOut: sum(own, 'chatstream_sink_records_out_total'),
+        },
+      ]),
+    );
+    // Per source: only one read at the previous read too and whose counter did not go down; a
+    // source that failed then (or restarted) would count its whole counter as new.
+    const rate = (key: keyof Totals): number | null => {
+      const previous = this.previous;
+      const seconds = previous ? (now - previous.at) / 1000 : 0;
+      if (!previous || seconds <= 0) return null;
+      let delta: number | null = null;
+      for (const [source, after] of totals) {
+        const before = previous.totals.get(source)?.[key];
+        const value = after[key];
+        if (before === null || before === undefined || value === null || value < before) continue;
+        delta = (delta ?? 0) + (value - before);
+      }
+      return delta === null ? null : delta / seconds;
     };
     const snapshot: HealthSnapshot = {
       updated: new Date(now).toISOString(),

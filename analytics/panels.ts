@@ -51,7 +51,7 @@ export const PANELS: Panel[] = [
     title: 'Open now',
     section: 'Freshchat',
     kind: 'stat',
-    description: 'Conversations whose latest status is not resolved.',
+    description: 'Conversations (with a creation time, as the backlog) whose latest status is not resolved.',
     sql: 'SELECT sum(open) AS value FROM {{db}}.analytics_open_conversations',
   },
   {
@@ -74,7 +74,7 @@ export const PANELS: Panel[] = [
   },
   {
     id: 'conversations_hourly',
-    title: 'Conversations per hour',
+    title: 'Conversations per hour (UTC)',
     section: 'Freshchat',
     kind: 'timeseries',
     description: 'Opened, assigned, resolved and reopened per hour.',
@@ -82,7 +82,7 @@ export const PANELS: Panel[] = [
   },
   {
     id: 'backlog',
-    title: 'Backlog',
+    title: 'Backlog (UTC hours)',
     section: 'Freshchat',
     kind: 'timeseries',
     description: 'Conversations open at the end of each hour (opened + reopened − resolved so far).',
@@ -98,11 +98,11 @@ export const PANELS: Panel[] = [
   },
   {
     id: 'response_times_daily',
-    title: 'First response and resolution time per day',
+    title: 'First response and resolution time per day (UTC)',
     section: 'Freshchat',
     kind: 'timeseries',
     unit: 'seconds',
-    description: 'Median and p90 (nearest rank), conversations by the day they were created.',
+    description: 'Median and p90 (nearest rank), conversations by the UTC day they were created.',
     sql: `SELECT toDateTime(day) AS t, first_response_p50, first_response_p90, resolution_p50, resolution_p90 FROM {{db}}.analytics_response_times_daily WHERE ${inDays('day')} ORDER BY t`,
   },
   {
@@ -134,7 +134,7 @@ export const PANELS: Panel[] = [
   },
   {
     id: 'messages_hourly',
-    title: 'Messages per hour by actor',
+    title: 'Messages per hour by actor (UTC)',
     section: 'Freshchat',
     kind: 'timeseries',
     description: 'User, agent and system messages per hour.',
@@ -182,7 +182,7 @@ export const PANELS: Panel[] = [
   },
   {
     id: 'purechat_hourly',
-    title: 'Chats per hour',
+    title: 'Chats per hour (UTC)',
     section: 'Pure Chat',
     kind: 'timeseries',
     description: 'Chats started, ended and offline e-mails per hour, all widgets.',
@@ -194,16 +194,17 @@ export const PANELS: Panel[] = [
     section: 'Pure Chat',
     kind: 'table',
     unit: 'ratio',
-    description: 'Per widget in the range: chats, e-mails and the open rate (expand / ready).',
-    sql: `SELECT widget_id AS widget, sum(chats_started) AS started, sum(chats_ended) AS ended, sum(emails) AS emails, if(sum(ready) > 0, round(sum(expand) / sum(ready), 3), 0) AS open_rate FROM {{db}}.analytics_purechat_hourly WHERE ${inHours('hour')} GROUP BY widget ORDER BY started DESC, widget LIMIT 50`,
+    description:
+      'Per widget in the range: chats, e-mails and the open rate (of the sessions that loaded the chat box, per hour, the share that opened it).',
+    sql: `SELECT widget_id AS widget, sum(chats_started) AS started, sum(chats_ended) AS ended, sum(emails) AS emails, if(sum(ready_sessions) > 0, round(sum(opened_sessions) / sum(ready_sessions), 3), 0) AS open_rate FROM {{db}}.analytics_purechat_hourly WHERE ${inHours('hour')} GROUP BY widget ORDER BY started DESC, widget LIMIT 50`,
   },
   {
     id: 'purechat_visitors',
-    title: 'Visitors per day',
+    title: 'Visitors per day (UTC)',
     section: 'Pure Chat',
     kind: 'timeseries',
-    description: 'Distinct visitors per day (per widget, added up).',
-    sql: `SELECT toDateTime(day) AS t, sum(visitors) AS visitors FROM {{db}}.analytics_purechat_daily WHERE ${inDays('day')} GROUP BY t ORDER BY t`,
+    description: 'Distinct visitors per UTC day, all widgets (a visitor on two widgets counts once).',
+    sql: `SELECT toDateTime(day) AS t, visitors FROM {{db}}.analytics_purechat_visitors_daily WHERE ${inDays('day')} ORDER BY t`,
   },
 ];
 

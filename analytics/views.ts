@@ -16,15 +16,19 @@
  *  - opened: conversations by the hour of their `created_time` (latest state); resolved /
  *    reopened: those steps by the hour they happened; assigned: assignment events by `action_time`;
  *  - backlog at an hour: opened + reopened − resolved up to the end of that hour;
- *  - open now: conversations whose latest status is not `resolved`;
+ *  - open now: conversations (with a `created_time`, as the backlog) whose latest status is not
+ *    `resolved`;
  *  - first response: seconds from a conversation's creation to its first agent message that is
  *    not a private note (`message_type` `private`);
  *    resolution: seconds from creation to its first resolution step (a resolution event, or the
  *    polled resolved state's `updated_time` — the time it last changed, an upper bound — when no
  *    event says; unknown for the resolution only implied by a polled `reopened`);
  *    medians and p90 are nearest-rank (`quantileExact`: the sorted value at floor(q·n));
- *  - Pure Chat: events by the hour (and day) the collector received them; open rate =
- *    `chatbox:expand` / `chatbox:ready`; visitors = distinct `visitor_id`; a chat is in progress
+ *  - Pure Chat: events by the hour (and day) the collector received them, per widget; open rate =
+ *    of the sessions with `chatbox:ready` in that hour (day), the share that also had
+ *    `chatbox:expand` (distinct sessions: expand fires on every open, so it is at most 100 %);
+ *    visitors = distinct `visitor_id` per widget, and per day across widgets (a visitor on two
+ *    widgets counts once in the total); a chat is in progress
  *    when its session's last `chat:start` is later than its last `chat:end` and at most
  *    IN_PROGRESS_HOURS old (a browser that went away never sends `chat:end`).
  */
@@ -81,6 +85,12 @@ FROM (
   FROM (${conversationSteps(s)})
 ) USING conversation_id`;
 
+/** Pure Chat events per bucket (`bucket` AS `alias`), widget and session: counts and whether it had ready / expand. */
+const purechatSessions = (s: Sources, bucket: string, alias: string) => `
+  SELECT ${bucket} AS ${alias}, widget_id, session_id, countIf(name = 'chat:start') AS started, countIf(name = 'chat:end') AS ended,
+    countIf(name = 'email:send') AS sent, max(name = 'chatbox:ready') AS has_ready, max(name = 'chatbox:expand') AS has_expand
+  FROM ${s.purechat} GROUP BY ${alias}, widget_id, session_id`;
+
 const agentNames = (s: Sources) =>
   `SELECT id AS agent_id, arrayStringConcat(arrayFilter(x -> x != '', [ifNull(first_name, ''), ifNull(last_name, '')]), ' ') AS agent_name, ifNull(availability_status, '') AS availability_status, ifNull(is_deactivated, 0) AS is_deactivated FROM ${s.agents}`;
 
@@ -115,7 +125,7 @@ SELECT hour, backlog FROM (
 SELECT agent_id, agent_name, group_id, ifNull(group_name, '') AS group_name, open FROM (
   SELECT * FROM (
     SELECT ifNull(assigned_agent_id, '') AS agent_id, ifNull(assigned_group_id, '') AS group_id, count() AS open
-    FROM ${s.conversations} WHERE ifNull(status, '') != 'resolved' GROUP BY agent_id, group_id
+    FROM ${s.conversations} WHERE ifNull(status, '') != 'resolved' AND created_time IS NOT NULL GROUP BY agent_id, group_id
   ) ANY LEFT JOIN (${agentNames(s)}) USING agent_id
 ) ANY LEFT JOIN (SELECT id AS group_id, name AS group_name FROM ${s.groups}) USING group_id`,
   },
@@ -167,26 +177,33 @@ SELECT day, agent_id, ifNull(agent_name, '') AS agent_name, messages, conversati
 SELECT agent_id, agent_name, availability_status, is_deactivated, open_conversations FROM (${agentNames(s)})
 ANY LEFT JOIN (
   SELECT ifNull(assigned_agent_id, '') AS agent_id, count() AS open_conversations
-  FROM ${s.conversations} WHERE ifNull(status, '') != 'resolved' GROUP BY agent_id
+  FROM ${s.conversations} WHERE ifNull(status, '') != 'resolved' AND created_time IS NOT NULL GROUP BY agent_id
 ) USING agent_id`,
   },
   {
     name: 'analytics_purechat_hourly',
-    doc: 'hour, widget_id, chats_started, chats_ended, emails, ready, expand',
+    doc: 'hour, widget_id, chats_started, chats_ended, emails, ready_sessions, opened_sessions (sessions with `chatbox:ready`; of those, with `chatbox:expand`)',
     select: (s) => `
-SELECT toStartOfHour(received_time) AS hour, widget_id, countIf(name = 'chat:start') AS chats_started,
-  countIf(name = 'chat:end') AS chats_ended, countIf(name = 'email:send') AS emails,
-  countIf(name = 'chatbox:ready') AS ready, countIf(name = 'chatbox:expand') AS expand
-FROM ${s.purechat} GROUP BY hour, widget_id`,
+SELECT hour, widget_id, sum(started) AS chats_started, sum(ended) AS chats_ended, sum(sent) AS emails,
+  countIf(has_ready = 1) AS ready_sessions, countIf(has_ready = 1 AND has_expand = 1) AS opened_sessions
+FROM (${purechatSessions(s, 'toStartOfHour(received_time)', 'hour')}) GROUP BY hour, widget_id`,
   },
   {
     name: 'analytics_purechat_daily',
-    doc: 'day, widget_id, visitors, ready, expand, open_rate (expand / ready; 0 without ready)',
+    doc: 'day, widget_id, visitors, ready_sessions, opened_sessions, open_rate (opened_sessions / ready_sessions; 0 without ready)',
     select: (s) => `
-SELECT toDate(received_time) AS day, widget_id, uniqExact(visitor_id) AS visitors,
-  countIf(name = 'chatbox:ready') AS ready, countIf(name = 'chatbox:expand') AS expand,
-  if(ready > 0, expand / ready, 0) AS open_rate
-FROM ${s.purechat} GROUP BY day, widget_id`,
+SELECT day, widget_id, visitors, ready_sessions, opened_sessions, if(ready_sessions > 0, opened_sessions / ready_sessions, 0) AS open_rate FROM (
+  SELECT day, widget_id, countIf(has_ready = 1) AS ready_sessions, countIf(has_ready = 1 AND has_expand = 1) AS opened_sessions
+  FROM (${purechatSessions(s, 'toDate(received_time)', 'day')}) GROUP BY day, widget_id
+) ANY LEFT JOIN (
+  SELECT toDate(received_time) AS day, widget_id, uniqExact(visitor_id) AS visitors FROM ${s.purechat} GROUP BY day, widget_id
+) USING day, widget_id`,
+  },
+  {
+    name: 'analytics_purechat_visitors_daily',
+    doc: 'day, visitors (distinct across widgets: a visitor on two widgets counts once)',
+    select: (s) => `
+SELECT toDate(received_time) AS day, uniqExact(visitor_id) AS visitors FROM ${s.purechat} GROUP BY day`,
   },
   {
     name: 'analytics_purechat_in_progress',

@@ -3,10 +3,12 @@
  * offsets and dead-letter topics and transactional id, and the cleanup that drops its topics
  * and registry subjects afterwards.
  */
+
 import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
 import type { Config } from '../cli/settings.ts';
 import { withAdmin } from '../kafka/client.ts';
+import { registryHttp } from '../schemas/registry-client.ts';
 
 export function benchPrefix(name: string): string {
   return `bench_${name}_${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
@@ -31,11 +33,13 @@ export async function dropNamespace(config: Config, prefix: string): Promise<voi
   }).catch(() => {});
   const registry = config.schemaRegistry.url;
   try {
-    const response = await request(`${registry}/subjects`);
+    const http = registryHttp(config);
+    const response = await request(`${registry}/subjects`, http);
     const subjects = ((await response.body.json()) as string[]).filter((s) => s.startsWith(`${prefix}.`));
     for (const subject of subjects)
       for (const permanent of ['', '?permanent=true']) {
         const r = await request(`${registry}/subjects/${encodeURIComponent(subject)}${permanent}`, {
+          ...http,
           method: 'DELETE',
         });
         await r.body.dump();

@@ -19,6 +19,7 @@ import { kafkaBaseline } from './cases/kafka-baseline.ts';
 import { purechatCollector } from './cases/purechat-collector.ts';
 import { sinkLatency } from './cases/sink-latency.ts';
 import { sinkThroughput } from './cases/sink-throughput.ts';
+import { sinkThroughputFreshchat } from './cases/sink-throughput-freshchat.ts';
 import type { BenchCase, BenchRow } from './types.ts';
 
 const cases: BenchCase[] = [
@@ -26,6 +27,7 @@ const cases: BenchCase[] = [
   clickhouseBaseline,
   avroEncode,
   sinkThroughput,
+  sinkThroughputFreshchat,
   sinkLatency,
   freshchatBackfill,
   freshchatWebhooks,

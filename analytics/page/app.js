@@ -129,7 +129,7 @@
         width,
         height: 220,
         series: [
-          {},
+          { label: 'time (UTC)' },
           ...result.columns.slice(1).map((c, i) => ({
             label: c.replaceAll('_', ' '),
             stroke: Colors[i % Colors.length],
@@ -138,8 +138,13 @@
             value: (_u, v) => format(v, panel.unit, c),
           })),
         ],
-        axes: [{}, { values: axisValues, size: 60 }],
+        axes: [
+          { label: 'UTC', labelSize: 16 },
+          { values: axisValues, size: 60 },
+        ],
         scales: { x: { time: true, range: () => state.ranges.get(panel.id) } },
+        // The hours and days are UTC buckets: axis ticks and the legend show UTC, not the browser's zone.
+        tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
       },
       data,
       body,

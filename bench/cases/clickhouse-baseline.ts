@@ -1,5 +1,5 @@
 /** Raw @clickhouse/client insert throughput on the local server: the ceiling on the ClickHouse side. */
-import { createClient } from '@clickhouse/client';
+import { createClickHouseClient } from '../../consumers/sinks/clickhouse/connection.ts';
 import { type BenchCase, timed } from '../types.ts';
 
 const ROWS = 500_000;
@@ -8,8 +8,7 @@ const BATCH = 100_000;
 export const clickhouseBaseline: BenchCase = {
   name: 'clickhouse-baseline',
   async run(config) {
-    const { url, user, password } = config.clickhouse;
-    const client = createClient({ url, username: user, password });
+    const client = createClickHouseClient(config);
     const table = `bench_raw_${Date.now().toString(36)}`;
     await client.command({
       query: `CREATE TABLE ${table} (id String, conversation_id String, n UInt32, body String) ENGINE = MergeTree ORDER BY id`,

@@ -63,7 +63,9 @@ export function expectedViews(records: FixtureRecord[], now: number): Record<str
     const a = agents.find((x) => x.id === id);
     return a ? [a.first_name, a.last_name].filter((x) => x).join(' ') : '';
   };
-  const open = conversations.filter((c) => c.status !== 'resolved');
+  // Conversations without a created_time are in no conversation view (open now as the backlog).
+  const created = conversations.filter((c) => c.created_time !== null && c.created_time !== undefined);
+  const open = created.filter((c) => c.status !== 'resolved');
 
   // Each conversation's life, replayed: creation opens it; its resolution / reopen events (not
   // before creation) and its polled latest state (resolved or not, at updated_time) say whether
@@ -99,7 +101,7 @@ export function expectedViews(records: FixtureRecord[], now: number): Record<str
     }
     return changes;
   };
-  const lives = new Map(conversations.map((c) => [c.conversation_id, life(c)]));
+  const lives = new Map(created.map((c) => [c.conversation_id, life(c)]));
 
   const hourly = new Map<string, { opened: number; assigned: number; resolved: number; reopened: number }>();
   const bump = (ms: number, field: 'opened' | 'assigned' | 'resolved' | 'reopened') => {
@@ -119,7 +121,7 @@ export function expectedViews(records: FixtureRecord[], now: number): Record<str
       return { hour, backlog };
     });
 
-  const times = conversations.map((c) => {
+  const times = created.map((c) => {
     const created = c.created_time as number;
     const agentMsgs = messages
       .filter(
@@ -151,6 +153,14 @@ export function expectedViews(records: FixtureRecord[], now: number): Record<str
     pc.filter((e) => e.name === 'chat:start' || e.name === 'chat:end'),
     (e) => `${e.widget_id}|${e.session_id}`,
   );
+  /** Sessions (distinct) with chatbox:ready in the bucket, and of those the ones with chatbox:expand in it. */
+  const openRate = (es: V[]) => {
+    const with_ = (name: string) => new Set(es.filter((e) => e.name === name).map((e) => e.session_id));
+    const ready = with_('chatbox:ready');
+    const expanded = with_('chatbox:expand');
+    return { ready_sessions: ready.size, opened_sessions: [...ready].filter((s) => expanded.has(s)).length };
+  };
+  const visitors = (es: V[]) => new Set(es.map((e) => e.visitor_id).filter((v) => v)).size;
   const maxTime = (es: V[], name: string) =>
     Math.max(
       0,
@@ -232,25 +242,28 @@ export function expectedViews(records: FixtureRecord[], now: number): Record<str
           chats_started: count(es, (e) => e.name === 'chat:start'),
           chats_ended: count(es, (e) => e.name === 'chat:end'),
           emails: count(es, (e) => e.name === 'email:send'),
-          ready: count(es, (e) => e.name === 'chatbox:ready'),
-          expand: count(es, (e) => e.name === 'chatbox:expand'),
+          ...openRate(es),
         };
       }),
     ),
     analytics_purechat_daily: sortRows(
       [...pcDay].map(([k, es]) => {
         const [day, widgetId] = k.split('|') as [string, string];
-        const ready = count(es, (e) => e.name === 'chatbox:ready');
-        const expand = count(es, (e) => e.name === 'chatbox:expand');
+        const rate = openRate(es);
         return {
           day,
           widget_id: widgetId,
-          visitors: new Set(es.map((e) => e.visitor_id).filter((v) => v)).size,
-          ready,
-          expand,
-          open_rate: ready > 0 ? expand / ready : 0,
+          visitors: visitors(es),
+          ...rate,
+          open_rate: rate.ready_sessions > 0 ? rate.opened_sessions / rate.ready_sessions : 0,
         };
       }),
+    ),
+    analytics_purechat_visitors_daily: sortRows(
+      [...group(pc, (e) => dayOf(e.received_time as number))].map(([day, es]) => ({
+        day,
+        visitors: visitors(es),
+      })),
     ),
     analytics_purechat_in_progress: sortRows(
       [...sessions].flatMap(([k, es]) => {

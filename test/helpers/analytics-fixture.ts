@@ -128,6 +128,23 @@ function freshchat(): FixtureRecord[] {
     }
   }
   pollOnly(out);
+  // Conversation 16 has no created_time (a payload without it): in neither open now nor the backlog.
+  const late = DAY0 + 2 * 86_400 * S;
+  out.push({
+    topic: 'freshchat.conversations',
+    key: 'c16',
+    value: {
+      conversation_id: 'c16',
+      created_time: null,
+      channel_id: 'ch1',
+      user_id: 'u16',
+      status: 'assigned',
+      assigned_agent_id: 'a2',
+      assigned_group_id: 'g1',
+      updated_time: late,
+    },
+    ts: late,
+  });
   // Conversation 11 is deleted: it leaves the conversation views (its messages stay events).
   out.push({ topic: 'freshchat.conversations', key: 'c11', value: null, ts: DAY0 + 3 * 86_400 * S });
   return out;
@@ -199,6 +216,14 @@ function purechat(now: number): FixtureRecord[] {
     if (s < 2) add(s, 'chat:end', t + 40 * MIN, copies);
     if (s === 3) add(s, 'email:send', t + 5 * MIN, copies);
   }
+  // Session 9 (visitor v0, also on widget w0 as session 0, so on two widgets that day; widget
+  // w1): the chat box loads once and is opened three times, twice in its hour and once in the
+  // next hour (where it had no ready: that hour has no session to open).
+  const t9 = DAY0 + 3 * 60 * MIN; // 11:00
+  add(9, 'chatbox:ready', t9);
+  add(9, 'chatbox:expand', t9 + 5 * MIN);
+  add(9, 'chatbox:expand', t9 + 20 * MIN, 2);
+  add(9, 'chatbox:expand', t9 + 70 * MIN);
   // Today: session 4 is chatting now; session 5 started and ended; session 6 started 5 h ago.
   add(4, 'chatbox:ready', now - 12 * MIN);
   add(4, 'chat:start', now - 10 * MIN, 2);

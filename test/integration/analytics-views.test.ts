@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { migrateAnalytics, VERSIONS_TABLE } from '../../analytics/migrate.ts';
+import { sources } from '../../analytics/sources.ts';
 import { VIEWS } from '../../analytics/views.ts';
 import { loadConfig } from '../../cli/settings.ts';
 import { quoteIdent, tableName } from '../../consumers/sinks/clickhouse/schema.ts';
@@ -84,11 +85,19 @@ test('the backlog now equals the open conversations now (poll-only conversations
   const [open] = await service.rows<{ n: string }>(
     `SELECT sum(open) AS n FROM ${db}.analytics_open_conversations`,
   );
-  // From the records: each conversation's last record, not deleted, whose status is not resolved.
+  // From the records: each conversation's last record, not deleted, with a created_time (c16 has
+  // none: in neither), whose status is not resolved.
   const lastOf = new Map<string, Record<string, unknown> | null>();
   for (const r of fixture(now).filter((x) => x.topic === 'freshchat.conversations'))
     lastOf.set(r.key, r.value);
-  const openNow = [...lastOf.values()].filter((v) => v && v.status !== 'resolved').length;
+  const openNow = [...lastOf.values()].filter(
+    (v) => v && v.created_time !== null && v.status !== 'resolved',
+  ).length;
+  assert.ok(lastOf.get('c16'), 'the fixture has an open conversation without created_time');
+  const [withoutCreated] = await service.rows<{ n: string }>(
+    `SELECT count() AS n FROM ${sources(database, prefix).conversations} WHERE created_time IS NULL AND ifNull(status, '') != 'resolved'`,
+  );
+  assert.equal(Number(withoutCreated?.n), 1, 'c16 reached ClickHouse: open, with no created_time');
   assert.equal(Number(open?.n), openNow);
   assert.equal(Number(last?.backlog), openNow);
 });
@@ -159,4 +168,39 @@ test('three migrations at once on a fresh database all succeed and leave every v
     await service.command(`DROP DATABASE IF EXISTS ${quoteIdent(fresh)}`).catch(() => undefined);
     await Promise.all(services.map((s) => s.close()));
   }
+});
+
+test('Pure Chat open rate counts sessions, at most 100 %, though expand fires on every open', async () => {
+  const rows = await service.rows<{ hour: string; ready_sessions: string; opened_sessions: string }>(
+    `SELECT hour, ready_sessions, opened_sessions FROM ${db}.analytics_purechat_hourly WHERE widget_id = 'w1' AND toDate(hour) = '2025-06-01' ORDER BY hour`,
+  );
+  const at = (h: string) => rows.find((r) => r.hour === `2025-06-01 ${h}:00:00`);
+  // Session 9 loaded the chat box once at 11:00 and opened it three times (once more at 12:10).
+  assert.deepEqual([Number(at('11')?.ready_sessions), Number(at('11')?.opened_sessions)], [1, 1]);
+  assert.deepEqual([Number(at('12')?.ready_sessions), Number(at('12')?.opened_sessions)], [0, 0]);
+  const [rate] = await service.rows<{ max: number }>(
+    `SELECT max(open_rate) AS max FROM ${db}.analytics_purechat_daily`,
+  );
+  assert.ok(Number(rate?.max) <= 1);
+});
+
+test('visitors per day are distinct across widgets: a visitor on two widgets counts once', async () => {
+  const perWidget = await service.rows<{ widget_id: string; visitors: string }>(
+    `SELECT widget_id, visitors FROM ${db}.analytics_purechat_daily WHERE day = '2025-06-01'`,
+  );
+  const [total] = await service.rows<{ visitors: string }>(
+    `SELECT visitors FROM ${db}.analytics_purechat_visitors_daily WHERE day = '2025-06-01'`,
+  );
+  // From the records: v0 (widgets w0 and w1), v1 and v2; session 3 has no visitor id.
+  const day0 = fixture(now).filter(
+    (r) => r.topic === 'purechat.events' && (r.value?.received_time as number) < Date.UTC(2025, 5, 2),
+  );
+  const distinct = new Set(day0.map((r) => r.value?.visitor_id).filter((v) => v));
+  assert.equal(distinct.size, 3);
+  assert.equal(Number(total?.visitors), distinct.size);
+  assert.equal(
+    perWidget.reduce((a, r) => a + Number(r.visitors), 0),
+    distinct.size + 1,
+    'per widget, v0 is on both',
+  );
 });

@@ -117,6 +117,26 @@ test('series and tables equal the computed answers', async () => {
     started,
   );
   assert.match(widgets.updated, /^\d{4}-\d\d-\d\dT/);
+  // Open rate: of the sessions with chatbox:ready (per hour), those with chatbox:expand — never above 1.
+  const hourlyPc = rows('analytics_purechat_hourly').filter((r) => String(r.hour) < '2025-06-03');
+  for (const widget of widgets.rows) {
+    const own = hourlyPc.filter((r) => r.widget_id === widget[0]);
+    const ready = own.reduce((a, r) => a + Number(r.ready_sessions), 0);
+    const opened = own.reduce((a, r) => a + Number(r.opened_sessions), 0);
+    assert.equal(Number(widget[4]), ready > 0 ? Math.round((opened / ready) * 1000) / 1000 : 0);
+    assert.ok(Number(widget[4]) <= 1);
+  }
+  // Visitors per day: distinct across widgets (the fixture's v0 is on w0 and w1 on 2025-06-01).
+  const visitors = await panel('purechat_visitors');
+  const byDay = rows('analytics_purechat_visitors_daily').filter((r) => String(r.day) < '2025-06-03');
+  assert.deepEqual(
+    visitors.rows.map((r) => [new Date(Number(r[0]) * 1000).toISOString().slice(0, 10), Number(r[1])]),
+    byDay.map((r) => [r.day, r.visitors]),
+  );
+  const perWidget = rows('analytics_purechat_daily')
+    .filter((r) => r.day === '2025-06-01')
+    .reduce((a, r) => a + Number(r.visitors), 0);
+  assert.equal(Number(visitors.rows[0]?.[1]), perWidget - 1, 'the visitor on two widgets counts once');
 });
 
 test('a range inside hours: every panel covers the same whole hours; a moving `to` shares one answer', async () => {
@@ -169,7 +189,7 @@ test('bad ranges are 400 naming the parameter; a missing view is 503 VIEWS_MISSI
     assert.equal(body.error.code, 'BAD_RANGE');
     assert.equal(body.error.details.field, field, query);
   }
-  await service.command(`DROP TABLE ${quoteIdent(database)}.analytics_purechat_daily`);
+  await service.command(`DROP TABLE ${quoteIdent(database)}.analytics_purechat_visitors_daily`);
   const response = await fetch(`${dashboard.url}/api/panels/purechat_visitors?range=7d`);
   assert.equal(response.status, 503);
   assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'VIEWS_MISSING');

@@ -24,8 +24,15 @@ import { clickhouseOf, getStatus, makeEvent, post, purechatEnv } from '../helper
 const STOP_DEADLINE_MS = 40_000;
 
 /** The chatstream service's environment as compose resolves it (with placeholder secrets). */
+/** The secrets compose requires, as placeholders (this test overrides what it uses). */
+const PLACEHOLDERS = {
+  CLICKHOUSE_PASSWORD: 'placeholder',
+  CLICKHOUSE_READONLY_PASSWORD: 'placeholder',
+  GRAFANA_ADMIN_PASSWORD: 'placeholder',
+};
+
 function composeEnvironment(): Record<string, string> {
-  const compose = readCompose({ CLICKHOUSE_PASSWORD: 'placeholder', GRAFANA_ADMIN_PASSWORD: 'placeholder' });
+  const compose = readCompose(PLACEHOLDERS);
   const environment = compose.services.chatstream?.environment ?? {};
   return Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, String(v)]));
 }
@@ -68,6 +75,9 @@ test('start --no-stack with the compose environment: records flow into ClickHous
     CHATSTREAM_CLICKHOUSE_URL: shared.clickhouse.url,
     CHATSTREAM_CLICKHOUSE_USER: shared.clickhouse.user,
     CHATSTREAM_CLICKHOUSE_PASSWORD: shared.clickhouse.password,
+    // The local stack's read-only user (compose creates its own with CLICKHOUSE_READONLY_PASSWORD).
+    CHATSTREAM_CLICKHOUSE_READONLY_USER: shared.clickhouse.readonlyUser,
+    CHATSTREAM_CLICKHOUSE_READONLY_PASSWORD: shared.clickhouse.readonlyPassword,
     CHATSTREAM_CLICKHOUSE_DATABASE: database,
     CHATSTREAM_STACK_HOME: home,
     CHATSTREAM_KAFKA_PORT: String(await freePort()),
@@ -107,10 +117,9 @@ test('start --no-stack with the compose environment: records flow into ClickHous
     // The compose health check, run as the container runs it, on this run's ports.
     const containerPorts = startListeners(loadConfig({ env: composeEnvironment() }));
     const testPorts = startListeners(config);
-    const [command, ...args] = readCompose({
-      CLICKHOUSE_PASSWORD: 'placeholder',
-      GRAFANA_ADMIN_PASSWORD: 'placeholder',
-    }).services.chatstream?.healthcheck?.test.slice(1) ?? ['missing'];
+    const [command, ...args] = readCompose(PLACEHOLDERS).services.chatstream?.healthcheck?.test.slice(1) ?? [
+      'missing',
+    ];
     assert.equal(command, 'node');
     const remapped = args.map((arg) =>
       containerPorts.reduce(

@@ -122,7 +122,10 @@ test('health: lag and dead letters summed, rates from two reads, cursor ages', a
       'chatstream_source_dead_letters_total{source="freshchat",topic="a"} 1',
       `chatstream_source_last_commit_timestamp_seconds{source="freshchat"} ${NOW / 1000 - 42}`,
     ].join('\n');
-  const health = new PipelineHealth(async () => ({ texts: [text()], unreachable: [] }), 1);
+  const health = new PipelineHealth(
+    async () => ({ texts: [{ source: 'a', text: text() }], unreachable: [] }),
+    1,
+  );
   const first = await health.read(NOW);
   assert.equal(first.lag, 7);
   assert.equal(first.deadLetters, 3);
@@ -133,4 +136,44 @@ test('health: lag and dead letters summed, rates from two reads, cursor ages', a
   const second = await health.read(NOW + 10_000);
   assert.equal(second.producedPerSecond, 3);
   assert.equal(second.cursors[0]?.ageSeconds, 52);
+});
+
+test('health: a source that failed once (or restarted) adds nothing to the next rate, not its whole counter', async () => {
+  const counters: Record<string, number> = { a: 1000, b: 50_000 };
+  let failing = new Set<string>();
+  const text = (source: string) => `chatstream_source_records_total{source="${source}"} ${counters[source]}`;
+  const health = new PipelineHealth(async () => {
+    const read = Object.keys(counters).filter((s) => !failing.has(s));
+    return {
+      texts: read.map((source) => ({ source, text: text(source) })),
+      unreachable: [...failing].map((s) => `${s}: timeout`),
+    };
+  }, 1);
+  await health.read(NOW);
+  counters.a = 1100;
+  counters.b = 50_200;
+  assert.equal((await health.read(NOW + 10_000)).producedPerSecond, 30, 'both sources: (100 + 200) / 10 s');
+  failing = new Set(['b']);
+  counters.a = 1200;
+  counters.b = 50_400;
+  const during = await health.read(NOW + 20_000);
+  assert.equal(during.producedPerSecond, 10, 'b unreachable: a only');
+  assert.deepEqual(during.unreachable, ['b: timeout']);
+  failing = new Set();
+  counters.a = 1300;
+  counters.b = 50_600;
+  assert.equal(
+    (await health.read(NOW + 30_000)).producedPerSecond,
+    10,
+    'b is back: its previous read failed, so it is skipped this once (not 50 600 new records)',
+  );
+  counters.a = 1400;
+  counters.b = 50_800;
+  assert.equal((await health.read(NOW + 40_000)).producedPerSecond, 30, 'b counts again');
+  counters.a = 20; // a restarted: its counter went down
+  counters.b = 51_000;
+  assert.equal((await health.read(NOW + 50_000)).producedPerSecond, 20, 'a restarted: b only');
+  counters.a = 120;
+  counters.b = 51_200;
+  assert.equal((await health.read(NOW + 60_000)).producedPerSecond, 30);
 });

@@ -59,6 +59,35 @@ test('a union mapped to text keeps a string as itself (a string widened to a uni
   assert.equal(c.u?.(null), null);
 });
 
+test('JSON columns: bytes anywhere inside (named fixed types too) are base64, not {"type":"Buffer",…}; bigints their digits', () => {
+  const nested: AvroRecordSchema = {
+    type: 'record',
+    name: 'N',
+    fields: [
+      { name: 'plain', type: { type: 'record', name: 'P', fields: [{ name: 'a', type: 'long' }] } },
+      { name: 'blob', type: { type: 'map', values: 'bytes' } },
+      {
+        name: 'parts',
+        type: {
+          type: 'array',
+          items: {
+            type: 'record',
+            name: 'Q',
+            fields: [{ name: 'f', type: { type: 'fixed', name: 'F', size: 2 } }],
+          },
+        },
+      },
+      { name: 'again', type: { type: 'array', items: 'Q' } },
+    ],
+  };
+  const c = Object.fromEntries(columnsOf(nested, OLD).map((col) => [col.name, col.convert]));
+  assert.equal(c.plain?.({ a: 5 }), '{"a":5}');
+  assert.equal(c.plain?.({ a: 5n }), '{"a":"5"}', 'a bigint still writes its digits');
+  assert.equal(c.blob?.({ k: Buffer.from('hi') }), '{"k":"aGk="}');
+  assert.equal(c.parts?.([{ f: Buffer.from([1, 2]) }]), '[{"f":"AQI="}]');
+  assert.equal(c.again?.([{ f: Buffer.from([1, 2]) }]), '[{"f":"AQI="}]', 'through a named reference');
+});
+
 test('column changes: the registry promotions ClickHouse can widen exactly are widened; others refused', () => {
   const keep = { action: 'keep' };
   const modify = (type: string) => ({ action: 'modify', type });

@@ -87,10 +87,17 @@ function checkedTime(ms: number, caps: Capabilities): string {
   return formatDateTime(ms, caps);
 }
 
+/**
+ * Bytes as base64, bigints as digits. JSON.stringify calls a Buffer's toJSON before the
+ * replacer sees it, so the raw value is read from the holder (`this[key]`).
+ */
+function replacer(this: Record<string, unknown>, key: string, v: unknown): unknown {
+  const raw = this[key];
+  return Buffer.isBuffer(raw) ? raw.toString('base64') : typeof v === 'bigint' ? v.toString() : v;
+}
+
 function toJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v) =>
-    Buffer.isBuffer(v) ? v.toString('base64') : typeof v === 'bigint' ? v.toString() : v,
-  );
+  return JSON.stringify(value, replacer);
 }
 
 /**
