@@ -55,6 +55,9 @@ export const startCommand: Command = {
     // The sink runs in this process: cap the heap as `chatstream sink` does, plus an allowance
     // for the sources and the dashboard, so the memory bound holds here (and in the container).
     capHeap(sinkHeapMiB(config.sink.memoryBytes) + PIPELINE_HEAP_ALLOWANCE_MIB);
+    // From here on Ctrl-C / SIGTERM stop gracefully: one that arrives while the parts start
+    // lets them finish starting, then stops them all (a second one exits at once).
+    const signals = stopSignals(log);
     log.info('heap capped', { heapLimitMiB: Math.round(getHeapStatistics().heap_size_limit / 2 ** 20) });
     const stack = new Stack(config, log.child('stack'));
     const statuses = ctx.flags['no-stack'] ? [] : await stack.up();
@@ -167,12 +170,13 @@ export const startCommand: Command = {
     };
     if (ctx.flags.once) {
       await shutdown();
+      signals.dispose();
       return EXIT.ok;
     }
     ctx.out('Pipeline running; Ctrl-C stops it (the stack stays up; "chatstream stack down" stops that).');
 
-    const signals = stopSignals(log);
     const stop = new AbortController();
+    if (signals.signal.aborted) stop.abort(); // a signal arrived while the parts were starting
     signals.signal.addEventListener('abort', () => stop.abort(), { once: true });
     let failure: unknown;
     const stopOn = (source: string) => (error: unknown) => {

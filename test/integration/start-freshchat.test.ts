@@ -61,6 +61,10 @@ test('npm start without an API key: Freshchat rows reach the ClickHouse _dedup v
       counts.every((c) => c > 0),
       `after a minute: ${topics.map((t, i) => `${t}=${counts[i]}`).join(', ')}\n${start.stderr().slice(-3000)}`,
     );
+    // The URL table is printed once every part has started (the dashboard may still be
+    // migrating its views when the first rows land).
+    const printed = Date.now() + 60_000;
+    while (!/Pipeline running/.test(start.stdout()) && Date.now() < printed) await sleep(250);
     assert.match(start.stdout(), /Freshchat simulator:\s+http:\/\/127\.0\.0\.1:\d+\/v2/);
     assert.match(start.stdout(), /Freshchat webhooks:\s+http:\/\/127\.0\.0\.1:\d+\/freshchat\/webhooks/);
     // Conversation events come only from webhooks: the simulator's signed deliveries as it
