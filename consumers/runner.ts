@@ -24,13 +24,14 @@ import { createKafka } from '../kafka/client.ts';
 import { type DeadLetter, DeadLetterQueue, ensureDeadLetterTopic } from '../kafka/dead-letters.ts';
 import type { SinkConfig } from './config.ts';
 import { type Decoded, Decoder } from './decoder.ts';
-import { type BatchHost, BatchWork } from './runner/batch.ts';
+import { BatchWork } from './runner/batch.ts';
 import { decide, EndBatch, fatalOf, kafkaType } from './runner/decisions.ts';
+import type { BatchHost } from './runner/host.ts';
 import { RunnerStatus } from './runner/status.ts';
 import type { Sink } from './sink.ts';
 import { type SinkMetrics, sinkMetrics } from './sink-metrics.ts';
 
-export { decodedSize } from './runner/batch.ts';
+export { decodedSize } from './runner/host.ts';
 
 export interface RunnerOptions {
   config: SinkConfig;

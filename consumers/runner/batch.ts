@@ -15,63 +15,12 @@
  */
 import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
 import { EXIT, FatalError, PoisonError } from '../../core/errors.ts';
-import type { Logger } from '../../core/log.ts';
-import { backoffMs, type RetryPolicy, sleep } from '../../core/retry.ts';
+import { backoffMs, sleep } from '../../core/retry.ts';
 import type { DeadLetter } from '../../kafka/dead-letters.ts';
-import type { SinkConfig } from '../config.ts';
-import type { Decoded } from '../decoder.ts';
-import { type Batch, type Sink, type SinkRecord, TOMBSTONE_SCHEMA, type WriteResult } from '../sink.ts';
-import type { SinkMetrics } from '../sink-metrics.ts';
+import { type Batch, type SinkRecord, TOMBSTONE_SCHEMA, type WriteResult } from '../sink.ts';
 import { decide, EndBatch, isRejoin } from './decisions.ts';
+import { type BatchHost, decodedSize, HEARTBEAT_TICK_MS } from './host.ts';
 import { sendLetters } from './letters.ts';
-
-/** How often a batch heartbeats while it waits (kafkajs sends at most one per heartbeatInterval). */
-export const HEARTBEAT_TICK_MS = 1000;
-
-/**
- * Estimated memory of one decoded record in flight (its object, the SinkRecord, the row the
- * sink builds): measured here at about 16× the Avro bytes plus a fixed 512 bytes.
- */
-export function decodedSize(avroBytes: number): number {
-  return 512 + 16 * avroBytes;
-}
-
-/** A partition waiting on a retriable failure, for /health. */
-export interface Wait {
-  topic: string;
-  partition: number;
-  what: string;
-  since: number;
-  attempts: number;
-  error: string;
-}
-
-/** What a batch needs from its runner. */
-export interface BatchHost {
-  readonly sink: Sink;
-  readonly group: string;
-  readonly config: SinkConfig;
-  readonly log: Logger;
-  readonly m: SinkMetrics;
-  readonly policy: RetryPolicy;
-  /** Aborted when the runner stops (gracefully or on a fatal error). */
-  readonly signal: AbortSignal;
-  /** Estimated memory one chunk of decoded records may take. */
-  readonly chunkMemory: number;
-  /** Offsets the sink holds, per topic:partition (cleared on every assignment). */
-  readonly storedOffsets: Map<string, bigint | undefined>;
-  decodeKnown(bytes: Buffer | null): Decoded | undefined;
-  decode(bytes: Buffer | null): Promise<Decoded>;
-  /** One send to the dead-letter topic (resolves when the broker acknowledged it). */
-  sendDeadLetters(letters: DeadLetter[]): Promise<void>;
-  commit(topic: string, partition: number, next: bigint): Promise<void>;
-  /** True once the runner stopped on a fatal error: batches end without committing more. */
-  failed(): boolean;
-  waiting(topic: string, partition: number, wait: Wait | undefined): void;
-  setLag(topic: string, partition: number, lag: bigint): void;
-  /** Re-reads the partition's end while a batch waits (throttled, best effort). */
-  refreshLag(topic: string, partition: number, position: bigint): void;
-}
 
 /** Where a sink's dead letter came from, as headers. */
 function origin(topic: string, partition: number, offset: bigint): Record<string, string> {

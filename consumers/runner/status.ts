@@ -10,7 +10,7 @@ import type { ChatstreamError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import type { Health } from '../../core/metrics.ts';
 import type { SinkMetrics } from '../sink-metrics.ts';
-import type { Wait } from './batch.ts';
+import type { Wait } from './host.ts';
 
 export type State = 'starting' | 'running' | 'rebalancing' | 'restarting' | 'stopping' | 'stopped' | 'failed';
 

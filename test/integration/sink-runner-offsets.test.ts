@@ -9,6 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import type { Config } from '../../cli/settings.ts';
 import { quoteIdent, tableName } from '../../consumers/sinks/clickhouse/schema.ts';
 import { EXIT } from '../../core/errors.ts';
 import { withAdmin } from '../../kafka/client.ts';
@@ -55,15 +56,20 @@ test('a tombstone on an entity topic reaches ClickHouse through the runner and d
   await stop(runner);
 });
 
-test('a topic deleted and created again: the stored offset lies beyond its end, and the runner stops with exit 3 instead of skipping', async () => {
-  const config = configFor();
-  const topic = uniqueName('recreated');
-  const group = uniqueName('g');
+/** A one-partition topic of 10 records, written by a runner of `group` that then stops. */
+async function writeTenAndStop(config: Config, topic: string, group: string): Promise<void> {
   await createTopic(config, topic, 1);
   await produceAvro(config, topic, SCHEMA, items(0, 10), (v) => String(v.id));
   const first = await start(config, topic, group);
   await until('10 rows', async () => (await visible(topic)) === 10);
   await stop(first.runner);
+}
+
+test('a topic deleted and created again: the stored offset lies beyond its end, and the runner stops with exit 3 instead of skipping', async () => {
+  const config = configFor();
+  const topic = uniqueName('recreated');
+  const group = uniqueName('g');
+  await writeTenAndStop(config, topic, group);
 
   await withAdmin(config, (admin) => admin.deleteTopics({ topics: [topic], timeout: 30_000 }));
   await until(
@@ -86,11 +92,7 @@ test('a table dropped under stored offsets: the sink stops with exit 3 naming th
   const config = configFor();
   const topic = uniqueName('dropped');
   const group = uniqueName('g');
-  await createTopic(config, topic, 1);
-  await produceAvro(config, topic, SCHEMA, items(0, 10), (v) => String(v.id));
-  const first = await start(config, topic, group);
-  await until('10 rows', async () => (await visible(topic)) === 10);
-  await stop(first.runner);
+  await writeTenAndStop(config, topic, group);
 
   const table = tableName(topic);
   await clickhouse.command({ query: `DROP TABLE ${database}.${quoteIdent(`${table}_dedup`)}` });
