@@ -4,6 +4,8 @@
  * with the cap (same pid, so supervisors and signals still reach it), unless one was given.
  */
 
+import { accessSync, constants } from 'node:fs';
+
 const MiB = 1024 * 1024;
 
 /** The heap cap (MiB) of a sink with this memory budget: 48 MiB + 2 × the budget. */
@@ -29,6 +31,16 @@ export function heapCapped(): boolean {
 /** Re-runs this process in place with the heap capped at `mib` (and the extra V8 flags), once. */
 export function capHeap(mib: number, extraFlags: string[] = []): void {
   if (heapCapped() || typeof process.execve !== 'function') return;
+  // A failed execve aborts the process (it cannot be caught): run on uncapped rather than die
+  // when the binary went away under us (e.g. `npm install` replaced node_modules/node).
+  try {
+    accessSync(process.execPath, constants.X_OK);
+  } catch {
+    process.emitWarning(
+      `cannot re-run ${process.execPath} with a heap cap; running without --max-old-space-size=${mib}`,
+    );
+    return;
+  }
   process.execve(
     process.execPath,
     [

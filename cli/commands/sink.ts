@@ -11,6 +11,7 @@ import { RECORD_KINDS } from '../../schemas/catalog.ts';
 import type { Command } from '../command.ts';
 import { capHeap, sinkHeapMiB } from '../heap.ts';
 import type { Config } from '../settings.ts';
+import { stopSignals } from '../signals.ts';
 
 export function sinkTopics(config: Config, flag?: string): string[] {
   const list = flag ?? config.sink.topics;
@@ -78,17 +79,23 @@ export const sinkCommand: Command = {
     log.info('metrics', {
       url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}/metrics`,
     });
+    // Ctrl-C / SIGTERM from here on: one during start-up lets it finish, then stops; a second exits at once.
+    const signals = stopSignals(log);
     try {
-      await runner.start();
-    } catch (error) {
-      server.close(); // nothing may keep the process alive after a failed start
-      throw error;
+      try {
+        await runner.start();
+      } catch (error) {
+        server.close(); // nothing may keep the process alive after a failed start
+        throw error;
+      }
+      if (!signals.signal.aborted) await Promise.race([once(signals.signal, 'abort'), runner.failed]);
+      log.info('stopping: finishing the batch in flight');
+      await runner.stop();
+      server.close();
+      log.info('stopped');
+      return EXIT.ok;
+    } finally {
+      signals.dispose();
     }
-    await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM'), runner.failed]);
-    log.info('stopping: finishing the batch in flight');
-    await runner.stop();
-    server.close();
-    log.info('stopped');
-    return EXIT.ok;
   },
 };

@@ -98,10 +98,17 @@ export async function startFreshchat(options: {
       done,
       async stop() {
         // The poller first (it would back off against a simulator that is gone), then the
-        // simulator (no more webhooks), then the receiver (drains what is in flight).
-        await poller.stop();
-        await sim?.stop();
-        await webhooks?.close();
+        // simulator (no more webhooks), then the receiver (drains what is in flight). Each
+        // step runs even when one before it failed; the first failure is thrown at the end.
+        let failure: unknown;
+        for (const step of [() => poller.stop(), () => sim?.stop(), () => webhooks?.close()]) {
+          try {
+            await step();
+          } catch (error) {
+            failure ??= error;
+          }
+        }
+        if (failure !== undefined) throw failure;
       },
     };
   }
