@@ -46,7 +46,12 @@ export class WrittenOffsets {
   }
 }
 
-/** Waits until read-committed readers see everything written (at most timeoutMs; best effort). */
+/**
+ * Waits until read-committed readers see everything written (best effort). Bounded by
+ * timeoutMs as a whole — kafkajs' own retries and request timeouts (30 s) would otherwise
+ * outlast it when the broker stops answering — and the admin client is let go at the end
+ * either way, so nothing it holds keeps the process alive.
+ */
 export async function waitVisible(
   kafka: Kafka,
   written: WrittenOffsets,
@@ -54,25 +59,34 @@ export async function waitVisible(
   log: Logger,
 ): Promise<void> {
   if (written.size === 0) return;
-  const admin = kafka.admin();
-  const deadline = Date.now() + timeoutMs;
-  try {
+  const admin = kafka.admin({ retry: { retries: 0 } });
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<string[] | 'unknown'>((resolve) => {
+    timer = setTimeout(() => resolve('unknown'), timeoutMs);
+  });
+  const poll = async (): Promise<string[] | undefined> => {
     await admin.connect();
     for (;;) {
       const waiting = await written.pending(admin);
-      if (waiting.length === 0) return;
-      if (Date.now() >= deadline) {
-        log.warn('the last transaction is committed but not yet visible to read-committed readers', {
-          topics: waiting,
-        });
-        return;
-      }
+      if (waiting.length === 0 || timer === undefined) return waiting;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
+  };
+  const polling = poll();
+  polling.catch(() => undefined); // it may fail after the deadline won: nobody waits for it then
+  try {
+    const waiting = await Promise.race([polling, deadline]);
+    if (waiting === 'unknown' || (waiting && waiting.length > 0))
+      log.warn('the last transaction is committed but not seen as visible to read-committed readers yet', {
+        ...(Array.isArray(waiting) ? { topics: waiting } : {}),
+        waitedMs: timeoutMs,
+      });
   } catch (error) {
     // Only a courtesy to whoever reads next: the records are committed either way.
     log.debug('could not check that the last records are visible', { error: (error as Error).message });
   } finally {
-    await admin.disconnect().catch(() => undefined);
+    clearTimeout(timer);
+    timer = undefined; // a poll still running stops at its next turn
+    void admin.disconnect().catch(() => undefined);
   }
 }
