@@ -28,8 +28,22 @@ function decodeUtf8(raw: Buffer): string {
   }
 }
 
-/** Scans bracket depth outside strings; no recursion, whatever the input. */
+/** Whether the text holds more than `limit` opening brackets (native scans; usually it does not). */
+function moreBracketsThan(text: string, limit: number): boolean {
+  let n = 0;
+  for (const bracket of ['{', '[']) {
+    for (let i = text.indexOf(bracket); i >= 0; i = text.indexOf(bracket, i + 1))
+      if (++n > limit) return true;
+  }
+  return false;
+}
+
+/**
+ * Scans bracket depth outside strings; no recursion, whatever the input. A text with no more
+ * opening brackets than the limit (in strings or not) cannot nest deeper: no scan.
+ */
 function checkDepth(text: string, maxDepth: number): void {
+  if (!moreBracketsThan(text, maxDepth)) return;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {

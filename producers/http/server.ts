@@ -39,16 +39,17 @@ const EMPTY: Buffer = Buffer.alloc(0);
 interface Encoded {
   status: number;
   headers: Record<string, string>;
-  payload: Buffer;
+  /** Text goes out in one socket write with the headers (node:http joins them); a Buffer in two. */
+  payload: Buffer | string;
 }
 
 function encode({ status, body, headers = {} }: HttpResponse): Encoded {
-  let payload: Buffer = EMPTY;
+  let payload: Buffer | string = EMPTY;
   let type: string | undefined;
   if (Buffer.isBuffer(body)) [payload, type] = [body, 'application/octet-stream'];
-  else if (typeof body === 'string') [payload, type] = [Buffer.from(body), 'text/plain; charset=utf-8'];
+  else if (typeof body === 'string') [payload, type] = [body, 'text/plain; charset=utf-8'];
   else if (body !== undefined)
-    [payload, type] = [Buffer.from(JSON.stringify(body) ?? 'null'), 'application/json; charset=utf-8'];
+    [payload, type] = [JSON.stringify(body) ?? 'null', 'application/json; charset=utf-8'];
   if (status === 204 || status === 304) payload = EMPTY;
   const base: Record<string, string> = type && payload.length > 0 ? { 'Content-Type': type } : {};
   return { status, headers: { ...base, ...headers }, payload };
@@ -56,7 +57,8 @@ function encode({ status, body, headers = {} }: HttpResponse): Encoded {
 
 function send(res: ServerResponse, { status, headers, payload }: Encoded): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(status, { ...headers, 'Content-Length': String(payload.length) });
+  const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+  res.writeHead(status, { ...headers, 'Content-Length': String(length) });
   res.end(payload);
 }
 

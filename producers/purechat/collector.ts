@@ -18,6 +18,7 @@ import type { RefusedInput, SourceRecord } from '../source.ts';
 import { clientAddress, rateKey, truncateIp } from './address.ts';
 import { BadRows } from './bad-rows.ts';
 import { type CollectedEvent, collectEvents, type EventRules } from './events.ts';
+import { GroupWriter } from './group-writer.ts';
 import type { PiiPolicy } from './pii.ts';
 import { ClientRateLimit } from './rate-limit.ts';
 import { eventRecords } from './records.ts';
@@ -115,6 +116,7 @@ export function createCollectorRoutes(options: CollectorOptions): Route[] {
   const { rules, pii, log, counters } = options;
   const limit = new ClientRateLimit(options.rateLimitPerMinute);
   const recent = new RecentKeys(50_000);
+  const groups = new GroupWriter((records) => options.write({ records }));
   const badRows = new BadRows({
     topic: options.badRowsTopic,
     pii,
@@ -134,7 +136,7 @@ export function createCollectorRoutes(options: CollectorOptions): Route[] {
         clientIp: truncateIp(client),
       };
       try {
-        await options.write({ records: eventRecords(fresh, enrichment, pii) });
+        await groups.add(eventRecords(fresh, enrichment, pii));
       } catch (error) {
         throw unavailable(error, log);
       }

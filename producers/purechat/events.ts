@@ -78,21 +78,18 @@ function describe(value: unknown): string {
   return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value).slice(0, 20)}`;
 }
 
+const DATE_PARTS = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/;
+const daysIn = (year: number, month: number) => new Date(Date.UTC(year, month, 0)).getUTCDate();
+
 /** Epoch ms of an ISO-8601 date-time that names a real instant (no 30 February, no 24:00), else NaN. */
 export function strictDateTime(text: string): number {
-  const m = ISO_DATE_TIME.exec(text);
-  if (!m) return Number.NaN;
+  if (!ISO_DATE_TIME.test(text)) return Number.NaN;
   const ms = Date.parse(text);
   if (Number.isNaN(ms)) return ms;
-  const [y, mo, d, h, mi] = text.slice(0, 16).split(/[-T:]/).map(Number) as number[];
-  const check = new Date(Date.UTC(y as number, (mo as number) - 1, d as number, h as number, mi as number));
-  const same =
-    check.getUTCFullYear() === y &&
-    check.getUTCMonth() === (mo as number) - 1 &&
-    check.getUTCDate() === d &&
-    check.getUTCHours() === h &&
-    check.getUTCMinutes() === mi;
-  return same ? ms : Number.NaN;
+  const m = DATE_PARTS.exec(text) as RegExpExecArray;
+  const [y, mo, d, h, mi] = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5])];
+  const real = mo >= 1 && mo <= 12 && d >= 1 && h <= 23 && mi <= 59 && (d <= 28 || d <= daysIn(y, mo));
+  return real ? ms : Number.NaN;
 }
 
 /** Checks one event; pushes its problems and returns it when it has none. */

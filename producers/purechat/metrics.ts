@@ -36,10 +36,22 @@ export function collectorCounters(registry: Registry): CollectorCounters {
         registers,
       }),
   );
+  // A labelled inc hashes its labels on every call: each series' child is looked up once.
+  const byStatus = new Map<number, { inc: (n?: number) => void }>();
+  const status = (code: number) => {
+    let child = byStatus.get(code);
+    if (!child) {
+      child = requests.labels({ status: String(code) });
+      byStatus.set(code, child);
+    }
+    return child;
+  };
+  const accepted = events.labels({ outcome: 'accepted' });
+  const duplicate = events.labels({ outcome: 'duplicate' });
   return {
-    request: (status) => requests.inc({ status: String(status) }),
+    request: (code) => status(code).inc(),
     events: (outcome, n) => {
-      if (n > 0) events.inc({ outcome }, n);
+      if (n > 0) (outcome === 'accepted' ? accepted : duplicate).inc(n);
     },
     badRow: (stored) => badRows.inc({ stored: String(stored) }),
   };

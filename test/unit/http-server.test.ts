@@ -262,6 +262,10 @@ test('parseJsonBody refuses deep nesting without blowing the stack', () => {
   jsonError(`${'['.repeat(65)}${']'.repeat(65)}`, 'TOO_DEEP');
   assert.ok(parseJsonBody(Buffer.from(`${'['.repeat(64)}${']'.repeat(64)}`)));
   jsonError('[[[]]]', 'TOO_DEEP', { maxDepth: 2 });
+  // More brackets than the limit, but shallow: scanned, and accepted.
+  assert.equal((parseJsonBody(Buffer.from(`[${'[{}],'.repeat(100)}[]]`)) as unknown[]).length, 101);
+  // Brackets inside strings count for the quick check, never for the depth.
+  assert.ok(parseJsonBody(Buffer.from(`{"s":"${'['.repeat(100)}"}`), { maxDepth: 1 }));
 });
 
 test('parseJsonBody refuses __proto__, constructor and prototype keys anywhere', () => {
