@@ -4,6 +4,7 @@
 // `node` devDependency installs, so `npx chatstream` works whatever node is first on PATH.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import nodeModule from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -12,6 +13,10 @@ const [major, minor] = process.versions.node.split('.').map(Number);
 const stripsTypes = major > 22 || (major === 22 && minor >= 18);
 
 if (stripsTypes) {
+  // Start-up is part of every command's wait: Node's compile cache (in the system's temporary
+  // folder; NODE_DISABLE_COMPILE_CACHE=1 turns it off) keeps the type-stripped, compiled modules,
+  // which halves loading them (~1 s → ~0.5 s of CPU) from the second run on.
+  nodeModule.enableCompileCache?.();
   const { runCli } = await import('../cli/main.ts');
   await runCli(process.argv.slice(2));
 } else {
