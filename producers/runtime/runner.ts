@@ -92,6 +92,8 @@ export class SourceRunner {
   /** Since when the pages in hand have waited without one being settled. */
   private waitingSince = 0;
   private fatal?: Error;
+  /** Set once stop() has drained: a page handed over later is refused, not written by a closing producer. */
+  private closed = false;
   /** Set while Kafka or the registry keeps failing (the reason); cleared by the next commit. */
   private failing?: string;
   private readonly fatalListeners: ((error: Error) => void)[] = [];
@@ -240,6 +242,9 @@ export class SourceRunner {
   /** Queues a page; resolves once its records and offsets are committed. */
   emit(page: SourcePage): Promise<void> {
     if (this.fatal) return Promise.reject(this.fatal);
+    // Its records and cursor are not written: the next run fetches them again from the cursors.
+    if (this.closed)
+      return Promise.reject(new RetriableError(`${this.name}: stopped; the page was not written`));
     if (!this.transactional && page.offsets?.length)
       return Promise.reject(new Error('a source with idempotent delivery cannot commit offsets'));
     return new Promise<void>((resolve, reject) => {
@@ -414,6 +419,7 @@ export class SourceRunner {
       }
     } finally {
       clearTimeout(timer);
+      this.closed = true;
       // Disconnecting waits on the brokers; with Kafka gone that must not hold the stop.
       let closeTimer: NodeJS.Timeout | undefined;
       await Promise.race([

@@ -137,6 +137,7 @@ export class TransactionalWriter {
    */
   async connect(): Promise<void> {
     if (this.fenced) throw this.fenced;
+    if (this.closed) throw new RetriableError('the transactional producer is closed');
     await this.reset();
     const producer = createProducer(this.kafka, {
       transactionalId: this.transactionalId,
@@ -162,6 +163,8 @@ export class TransactionalWriter {
 
   /** Set once another writer fenced us: from then on this writer refuses to start a new producer. */
   private fenced?: FatalError;
+  /** Set by close(): no transaction starts after it. */
+  private closed = false;
   /** When the transaction in progress began: a fence after our own timeout is not a second writer. */
   private transactionStarted = 0;
 
@@ -203,6 +206,7 @@ export class TransactionalWriter {
   /** Sends every message in one transaction and commits it. */
   async commit(batch: TopicMessages[]): Promise<void> {
     if (this.fenced) throw this.fenced;
+    if (this.closed) throw new RetriableError('the transactional producer is closed');
     if (!this.producer) await this.connect();
     const producer = this.producer as Producer;
     let transaction: Awaited<ReturnType<Producer['transaction']>>;
@@ -237,6 +241,7 @@ export class TransactionalWriter {
 
   /** Closes the producer once what it committed is visible to read-committed readers (at most 4 s). */
   async close(): Promise<void> {
+    this.closed = true; // a commit after this must not open a producer that nothing closes
     await waitVisible(this.kafka, this.written, VISIBLE_WAIT_MS, this.log);
     await this.reset();
   }
