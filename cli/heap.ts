@@ -4,6 +4,9 @@
  * with the cap (same pid, so supervisors and signals still reach it), unless one was given.
  */
 
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 const MiB = 1024 * 1024;
 
 /** The heap cap (MiB) of a sink with this memory budget: 48 MiB + 2 × the budget. */
@@ -26,7 +29,11 @@ export function heapCapped(): boolean {
   );
 }
 
-/** Re-runs this process in place with the heap capped at `mib` (and the extra V8 flags), once. */
+/**
+ * Re-runs this process in place with the heap capped at `mib` (and the extra V8 flags), once.
+ * The re-run loads every module again: Node's compile cache (NODE_COMPILE_CACHE, unless set)
+ * halves that (~0.6 s instead of ~1.2 s here).
+ */
 export function capHeap(mib: number, extraFlags: string[] = []): void {
   if (heapCapped() || typeof process.execve !== 'function') return;
   process.execve(
@@ -38,6 +45,6 @@ export function capHeap(mib: number, extraFlags: string[] = []): void {
       ...extraFlags,
       ...process.argv.slice(1),
     ],
-    process.env,
+    { NODE_COMPILE_CACHE: join(tmpdir(), 'chatstream-node-compile-cache'), ...process.env },
   );
 }

@@ -307,7 +307,12 @@ export class ClickHouseSink implements Sink {
       }
       const writer = this.writers.take();
       try {
-        const body = encodeRows(writer, records, (r) => plans.get(r.schemaId) as Plan, refused);
+        const body = encodeRows(
+          writer,
+          records,
+          (r) => plans.get(r.value === null ? 0 : r.schemaId) as Plan,
+          refused,
+        );
         if (attempt === 1 && body.records.length > 0) {
           try {
             const all = body.writer.buf.subarray(0, body.starts.at(-1));
