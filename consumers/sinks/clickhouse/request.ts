@@ -58,16 +58,16 @@ export function planRows(table: Map<string, string>, schemaColumns: Column[]): P
       });
     }
   }
+  const count = steps.length;
   const plan: Plan = {
     columns: names,
     write(w, record) {
-      for (let i = 0; i < steps.length; i++) {
-        try {
-          (steps[i] as (typeof steps)[number])(w, record);
-        } catch (error) {
-          plan.failedColumn = names[i];
-          throw error;
-        }
+      let i = 0;
+      try {
+        for (; i < count; i++) (steps[i] as (typeof steps)[number])(w, record);
+      } catch (error) {
+        plan.failedColumn = names[i];
+        throw error;
       }
     },
   };

@@ -57,12 +57,22 @@ export class RowBinaryWriter {
   }
 
   string(s: string): void {
-    if (s.length < 43) {
-      // At most 3 bytes per UTF-16 unit, so the length fits the one-byte varint written after.
-      this.reserve(1 + 3 * s.length);
-      const written = this.buf.write(s, this.pos + 1, 'utf8');
-      this.buf[this.pos] = written;
-      this.pos += 1 + written;
+    const n = s.length;
+    if (n < 43) {
+      // At most 3 bytes per UTF-16 unit, so the length fits the one-byte varint written first.
+      this.reserve(1 + 3 * n);
+      const buf = this.buf;
+      const at = this.pos + 1;
+      // ASCII byte by byte (short strings: cheaper than a call into the UTF-8 encoder).
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[at + i] = c;
+      }
+      const written = i === n ? n : buf.write(s, at, 'utf8');
+      buf[this.pos] = written;
+      this.pos = at + written;
       return;
     }
     const length = Buffer.byteLength(s, 'utf8');
