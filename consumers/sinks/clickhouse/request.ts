@@ -125,3 +125,35 @@ export class WriterPool {
     if (this.free.length < 4) this.free.push(writer);
   }
 }
+
+/** RowBinary plans per table, for its columns as read last (a new read makes new plans). */
+export class PlanCache {
+  private readonly tables = new Map<
+    string,
+    { described: Map<string, string>; plans: Map<number, Plan | undefined> }
+  >();
+
+  /**
+   * The plans of a chunk's schemas (id → columns; 0: tombstones) for the table's columns, or
+   * undefined when a column type has no writer (then JSONEachRow).
+   */
+  plansFor(
+    table: string,
+    described: Map<string, string>,
+    schemas: Map<number, Column[]>,
+  ): Map<number, Plan> | undefined {
+    let cached = this.tables.get(table);
+    if (cached?.described !== described) {
+      cached = { described, plans: new Map() };
+      this.tables.set(table, cached);
+    }
+    const plans = new Map<number, Plan>();
+    for (const [id, columns] of [...schemas, [0, []] as [number, Column[]]]) {
+      if (!cached.plans.has(id)) cached.plans.set(id, planRows(described, columns));
+      const plan = cached.plans.get(id);
+      if (!plan) return undefined;
+      plans.set(id, plan);
+    }
+    return plans;
+  }
+}

@@ -14,7 +14,7 @@ import type { Logger } from '../../../core/log.ts';
 import type { CoreConfig } from '../../../core/settings.ts';
 import { RECORD_KINDS } from '../../../schemas/catalog.ts';
 import type { AvroRecordSchema, Batch, Rejected, Sink, SinkRecord, WriteResult } from '../../sink.ts';
-import { type BinaryBody, encodeRows, type Plan, planRows, WriterPool } from './request.ts';
+import { type BinaryBody, encodeRows, type Plan, PlanCache, WriterPool } from './request.ts';
 import {
   type Capabilities,
   type Column,
@@ -81,11 +81,7 @@ export class ClickHouseSink implements Sink {
   private readonly columnsById = new Map<number, Column[]>();
   private readonly tables: Tables;
   private baseReady = false;
-  /** RowBinary plans per table, for the columns read last (a new read makes new plans). */
-  private readonly plans = new Map<
-    string,
-    { described: Map<string, string>; plans: Map<number, Plan | undefined> }
-  >();
+  private readonly plans = new PlanCache();
   private readonly writers = new WriterPool();
 
   constructor(config: CoreConfig, log: Logger) {
@@ -261,30 +257,6 @@ export class ClickHouseSink implements Sink {
   }
 
   /**
-   * The RowBinary plans of the chunk's schemas (0: tombstones) for the table's columns as
-   * last read, or undefined when a column type has no writer (then JSONEachRow).
-   */
-  private plansFor(
-    table: string,
-    described: Map<string, string>,
-    schemas: Map<number, Column[]>,
-  ): Map<number, Plan> | undefined {
-    let cached = this.plans.get(table);
-    if (cached?.described !== described) {
-      cached = { described, plans: new Map() };
-      this.plans.set(table, cached);
-    }
-    const plans = new Map<number, Plan>();
-    for (const [id, columns] of [...schemas, [0, []] as [number, Column[]]]) {
-      if (!cached.plans.has(id)) cached.plans.set(id, planRows(described, columns));
-      const plan = cached.plans.get(id);
-      if (!plan) return undefined;
-      plans.set(id, plan);
-    }
-    return plans;
-  }
-
-  /**
    * Writes the records' rows: RowBinary for the table's column types (read under the insert
    * lock, so no ALTER of this sink runs between reading them and the insert), JSONEachRow when
    * a type has no writer. Bad data from the server on a RowBinary body is first taken for
@@ -300,7 +272,7 @@ export class ClickHouseSink implements Sink {
     await this.tables.insert(table, async () => {
       const described = this.tables.columns(table);
       if (!described) throw new SchemaChangedError(`the columns of ${table} are to be read again`);
-      const plans = this.plansFor(table, described, schemas);
+      const plans = this.plans.plansFor(table, described, schemas);
       if (!plans) {
         await this.insertJson(table, this.jsonItems(records, schemas, refused), refused);
         return;
