@@ -291,6 +291,10 @@ export class ClickHouseSink implements Sink {
             await this.service.insertRowBinary(this.qualified(table), body.columns, all);
             return;
           } catch (error) {
+            // Read the columns again before the next try, whatever the failure: a body that
+            // ClickHouse could not read (e.g. 33, too few bytes) may be for columns changed
+            // by another process.
+            this.tables.forget(table);
             if (!(error instanceof PoisonError)) throw error;
             throw new SchemaChangedError(`RowBinary insert refused: ${error.message}`, { cause: error });
           }
