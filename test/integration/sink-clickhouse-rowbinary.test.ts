@@ -73,7 +73,10 @@ const values: Record<string, unknown>[] = [
     as: ['', 'ä', 'x'.repeat(200)],
     nas: ['a', 'b'],
     rec: { x: 1 },
-    m: { k: 'v', ü: '😀' },
+    m: Object.fromEntries([
+      ['k', 'v'],
+      ['ü', '😀'],
+    ]), // a non-ASCII map key
     u: 'text',
   },
   {
@@ -185,7 +188,7 @@ test('RowBinary rows read back like the same rows written as JSONEachRow: every 
     assert.equal(mins?.nas === null || Array.isArray(mins?.nas), true);
     assert.equal(mins?.u, '42');
     assert.equal(large?.ns, big);
-    assert.equal((large?.ai as number[]).length, 1000);
+    assert.equal((large?.ai as number[] | undefined)?.length, 1000);
     assert.equal(large?._timestamp, '2024-02-29 12:00:00');
     await client.command({ query: `DROP TABLE IF EXISTS ${db}.${quoteIdent(copy)}` });
   } finally {

@@ -1,11 +1,11 @@
 /** The RowBinary writer and the row plans of the ClickHouse sink, byte for byte (no server). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { AvroRecordSchema, Rejected, SinkRecord } from '../../consumers/sink.ts';
 import { encodeRows, planRows } from '../../consumers/sinks/clickhouse/request.ts';
 import { RowBinaryWriter, writerFor } from '../../consumers/sinks/clickhouse/rowbinary.ts';
 import { columnsOf } from '../../consumers/sinks/clickhouse/schema.ts';
 import { detectCapabilities } from '../../consumers/sinks/clickhouse/sink.ts';
-import type { AvroRecordSchema, Rejected, SinkRecord } from '../../consumers/sink.ts';
 
 const OLD = detectCapabilities('18.16.1');
 
@@ -22,7 +22,7 @@ test('strings: a LEB128 length, then UTF-8; ASCII, multi-byte, surrogate pairs, 
   assert.deepEqual(bytes('String', ''), [0]);
   assert.deepEqual(bytes('String', 'é€😀'), [9, ...Buffer.from('é€😀')]);
   for (const length of [42, 43, 127, 128, 300, 20_000]) {
-    const s = 'x'.repeat(length - 1) + 'ü';
+    const s = `${'x'.repeat(length - 1)}ü`;
     const utf8 = Buffer.from(s);
     const out = Buffer.from(bytes('String', s, 1));
     let n = 0;

@@ -22,6 +22,7 @@
 
 import { namedTypes } from '../../../schemas/conform.ts';
 import type { AvroRecordSchema } from '../../sink.ts';
+import { holdsBytes, toJson, toPlainJson } from './json.ts';
 
 export interface Capabilities {
   version: string;
@@ -96,26 +97,14 @@ function checkedMs(ms: number, caps: Capabilities): number {
 }
 
 /**
- * Bytes as base64, bigints as digits. JSON.stringify calls a Buffer's toJSON before the
- * replacer sees it, so the raw value is read from the holder (`this[key]`).
- */
-function replacer(this: Record<string, unknown>, key: string, v: unknown): unknown {
-  const raw = this[key];
-  return Buffer.isBuffer(raw) ? raw.toString('base64') : typeof v === 'bigint' ? v.toString() : v;
-}
-
-function toJson(value: unknown): string {
-  return JSON.stringify(value, replacer);
-}
-
-/**
  * JSON text in a String column; it may still be made Nullable by an enclosing ["null", …].
  * A string (a union's string branch) is kept as itself, so a string field that a later schema
  * widens to a union keeps writing the same text.
  */
-const json = (nullable: boolean): Mapped => {
+const json = (nullable: boolean, bytes = true): Mapped => {
+  const stringify = bytes ? toJson : toPlainJson;
   const convert = (v: unknown) =>
-    v === null || v === undefined ? (nullable ? null : '') : typeof v === 'string' ? v : toJson(v);
+    v === null || v === undefined ? (nullable ? null : '') : typeof v === 'string' ? v : stringify(v);
   return {
     type: nullable ? 'Nullable(String)' : 'String',
     convert,
@@ -145,7 +134,7 @@ function map(nodeIn: unknown, caps: Capabilities, names: Map<string, unknown>): 
   if (Array.isArray(node)) {
     const branches = node.filter((b) => b !== 'null');
     const hasNull = branches.length < node.length;
-    if (branches.length !== 1) return json(hasNull);
+    if (branches.length !== 1) return json(hasNull, holdsBytes(branches, names));
     const inner = map(branches[0], caps, names);
     if (!hasNull) return inner;
     if (inner.nullable) {
@@ -194,7 +183,7 @@ function map(nodeIn: unknown, caps: Capabilities, names: Map<string, unknown>): 
       return scalar('UInt8', (v) => (v ? 1 : 0));
     case 'array': {
       const item = map((node as { items: unknown }).items, caps, names);
-      if (!item.scalar) return json(false);
+      if (!item.scalar) return json(false, holdsBytes(node, names));
       return {
         type: `Array(${item.type})`,
         convert: (v) => (Array.isArray(v) ? v.map((x) => item.convert(x)) : []),
@@ -205,7 +194,7 @@ function map(nodeIn: unknown, caps: Capabilities, names: Map<string, unknown>): 
       };
     }
     default:
-      return json(false); // record, map
+      return json(false, holdsBytes(node, names)); // record, map
   }
 }
 
