@@ -5,6 +5,8 @@
  */
 
 import { accessSync, constants } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const MiB = 1024 * 1024;
 
@@ -28,7 +30,11 @@ export function heapCapped(): boolean {
   );
 }
 
-/** Re-runs this process in place with the heap capped at `mib` (and the extra V8 flags), once. */
+/**
+ * Re-runs this process in place with the heap capped at `mib` (and the extra V8 flags), once.
+ * The re-run loads every module again: Node's compile cache (NODE_COMPILE_CACHE, unless set)
+ * halves that (~0.6 s instead of ~1.2 s here).
+ */
 export function capHeap(mib: number, extraFlags: string[] = []): void {
   if (heapCapped() || typeof process.execve !== 'function') return;
   // A failed execve aborts the process (it cannot be caught): run on uncapped rather than die
@@ -50,6 +56,6 @@ export function capHeap(mib: number, extraFlags: string[] = []): void {
       ...extraFlags,
       ...process.argv.slice(1),
     ],
-    process.env,
+    { NODE_COMPILE_CACHE: join(tmpdir(), 'chatstream-node-compile-cache'), ...process.env },
   );
 }

@@ -28,7 +28,7 @@ export const sinkSettings = {
     description: 'Most encoded bytes in one write to the sink (and per partition per fetch).',
   }),
   batchMaxWaitMs: setting.int({
-    default: 1000,
+    default: 500,
     min: 1,
     max: 60_000,
     description:

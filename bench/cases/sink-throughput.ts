@@ -149,7 +149,7 @@ export const sinkThroughput: BenchCase = {
       benchmark: 'chatstream sink clickhouse (Kafka → ClickHouse)',
       records: RECORDS,
       seconds: sunk.seconds,
-      note: `JSONEachRow, peak RSS ${Math.round(peak / 1048576)} MiB (memory budget ${Math.round(config.sink.memoryBytes / 1048576)} MiB)`,
+      note: `RowBinary, peak RSS ${Math.round(peak / 1048576)} MiB (memory budget ${Math.round(config.sink.memoryBytes / 1048576)} MiB)`,
     });
 
     // (b) the ClickHouse ceiling: clickhouse-client inserting the same rows.

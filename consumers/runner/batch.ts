@@ -12,6 +12,15 @@
  *    nothing to resume when the wait ends however it ends;
  *  - a PoisonError from a write isolates the bad rows by halving; each bad row is a dead letter.
  * Work is linear in the batch: rejected rows find their original bytes through one map.
+ *
+ * Chunks are pipelined: while one chunk is written, stored and committed (a flush), the next is
+ * decoded. Flushes of a partition run one after another in offset order (across batches too),
+ * so each commit covers only rows the sink stored and dead letters the broker holds. The last
+ * flush of a batch goes on after the batch returns (the runner holds it as the partition's
+ * tail, at most `concurrency` at once), so kafkajs fetches while ClickHouse inserts; the batch
+ * marks its records resolved so the fetch moves on. A tail that fails makes kafkajs read the
+ * partition again from the first offset not committed (a seek), and the batches after it end
+ * without writing.
  */
 import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
 import { EXIT, FatalError, PoisonError } from '../../core/errors.ts';
@@ -23,6 +32,9 @@ import { type BatchHost, decodedSize, HEARTBEAT_TICK_MS } from './host.ts';
 import { sendLetters } from './letters.ts';
 
 /** Where a sink's dead letter came from, as headers. */
+/** A batch ends without writing because an earlier flush of its partition failed. */
+export class EarlierFlushFailed extends EndBatch {}
+
 function origin(topic: string, partition: number, offset: bigint): Record<string, string> {
   return { 'dlq.topic': topic, 'dlq.partition': String(partition), 'dlq.offset': String(offset) };
 }
@@ -50,6 +62,15 @@ export class BatchWork {
   private handled: bigint | undefined;
   private committed: bigint | undefined;
   private byOffset: Map<string, KafkaMessage> | undefined;
+  /**
+   * The partition's flush in flight (this batch's, or the tail of the one before): resolves to
+   * undefined when it succeeded, to its error when it failed (it never rejects).
+   */
+  private inflight: Promise<unknown> | undefined;
+  /** Why the batch ends early (a flush or the decoding failed): every checkpoint throws it. */
+  private ended: unknown;
+  /** The group generation this batch belongs to: a tail of an older one commits nothing. */
+  private readonly generation: number;
 
   constructor(host: BatchHost, payload: EachBatchPayload) {
     this.host = host;
@@ -59,14 +80,76 @@ export class BatchWork {
     this.tp = `${this.topic}:${this.partition}`;
     this.highWatermark = BigInt(payload.batch.highWatermark);
     this.signal = AbortSignal.any([host.signal, this.abort.signal]);
+    this.inflight = host.tails.get(this.tp);
+    this.generation = host.generation();
   }
 
-  async run(): Promise<void> {
+  /**
+   * Runs the batch; resolves once its last flush is started, with that flush (resolving to its
+   * error, or undefined) for the runner to hold as the partition's tail.
+   */
+  async run(): Promise<{ tail?: Promise<unknown> }> {
+    try {
+      await this.consume();
+    } catch (error) {
+      this.end(error);
+      // Nothing of this batch may write or commit after it ended.
+      await this.inflight;
+      throw error;
+    }
+    const last = this.payload.batch.messages.at(-1);
+    // The records are in the flush (or written): kafkajs may fetch past them now. Only our
+    // commits (autoCommit is off) tell the group what is stored.
+    if (last && !this.host.signal.aborted) this.payload.resolveOffset(last.offset);
+    // (In an object: an async function would wait for a promise it returns.)
+    return {
+      tail: this.inflight?.then(async (error) => {
+        if (error !== undefined) await this.tailFailed(error);
+        return error;
+      }),
+    };
+  }
+
+  /**
+   * This batch's last flush failed after the batch returned, while kafkajs fetched past it:
+   * read the partition again from the first offset not committed (unless an earlier flush
+   * failed first, and sought already), and stop the runner on a fatal error.
+   */
+  private async tailFailed(error: unknown): Promise<void> {
+    // Stale, a new generation, the runner stopping, or (below) a rebalance: kafkajs reads the
+    // partition from its committed offset again by itself.
+    if (error instanceof EndBatch) return;
+    const decision = decide(error);
+    if (decision.action === 'stop') return this.host.fail(decision.error);
+    if (decision.action === 'rejoin') return this.host.rejoin(error);
+    if (this.host.signal.aborted) return;
+    this.host.log.warn('a write failed after its batch ended; reading the partition again', {
+      topic: this.topic,
+      partition: this.partition,
+      error: (error as Error).message,
+    });
+    const first = BigInt((this.payload.batch.messages[0] as KafkaMessage).offset);
+    this.host.seek(this.topic, this.partition, this.committed === undefined ? first : this.committed + 1n);
+  }
+
+  /** Ends the batch: the flush in flight and the decoding stop at their next checkpoint. */
+  private end(error: unknown): void {
+    this.ended ??= error;
+    this.abort.abort();
+  }
+
+  private async consume(): Promise<void> {
     const { messages } = this.payload.batch;
     const first = messages[0];
     if (!first) return;
     this.host.setLag(this.topic, this.partition, this.highWatermark - BigInt(first.offset));
     this.checkpoint();
+    if (!this.host.storedOffsets.has(this.tp) && this.inflight) {
+      // The first batch since an assignment: the old tail finishes first (it may store more),
+      // and its fate is the old generation's.
+      await this.inflight;
+      this.inflight = undefined;
+    }
     this.floor = await this.storedOffset();
     if (this.floor !== undefined && this.floor >= this.highWatermark) throw this.staleOffset(this.floor);
     const { batchMaxRows, batchMaxBytes } = this.host.config.sink;
@@ -85,18 +168,45 @@ export class BatchWork {
           this.chunkBytes + bytes > batchMaxBytes ||
           this.chunkMemory >= this.host.chunkMemory)
       )
-        await this.flush();
+        await this.startFlush();
       this.read += 1;
       await this.decode(message, offset, bytes);
       this.handled = offset;
     }
-    await this.flush();
+    await this.startFlush();
   }
 
-  /** Throws when the batch must end now: the runner failed, or the group is rebalancing. */
+  /**
+   * Hands the decoded chunk (and everything handled up to its end) to a flush that runs while
+   * the next chunk is decoded, once the previous flush of the partition is done: flushes never
+   * overlap, so rows, stored offsets, dead letters and commits keep their order.
+   */
+  private async startFlush(): Promise<void> {
+    const previous = await this.inflight;
+    if (previous !== undefined)
+      this.end(new EarlierFlushFailed('an earlier write of this partition failed; it is read again'));
+    this.checkpoint();
+    if (this.read > 0) this.host.m.recordsIn.inc({ topic: this.topic }, this.read);
+    this.read = 0;
+    const part = this.chunk;
+    const upTo = this.handled;
+    this.chunk = [];
+    this.chunkBytes = 0;
+    this.chunkMemory = 0;
+    this.inflight = this.flush(part, upTo).then(
+      () => undefined,
+      (error: unknown) => {
+        this.end(error);
+        return error ?? new Error('a flush failed');
+      },
+    );
+  }
+
+  /** Throws when the batch must end now: the runner failed, the group is rebalancing, or a flush failed. */
   private checkpoint(): void {
     if (this.host.failed()) throw new EndBatch('the runner stopped on a fatal error');
     if (this.rejoin !== undefined) throw this.rejoin;
+    if (this.ended !== undefined) throw this.ended;
   }
 
   private checkStale(): void {
@@ -197,23 +307,17 @@ export class BatchWork {
     };
   }
 
-  /** Writes the chunk, sends the dead letters, commits everything handled so far. */
-  private async flush(): Promise<void> {
-    if (this.read > 0) this.host.m.recordsIn.inc({ topic: this.topic }, this.read);
-    this.read = 0;
-    this.checkpoint();
+  /**
+   * Writes a chunk, sends the dead letters, commits everything handled up to `upTo` (the last
+   * offset read into the chunk; dead letters decoded meanwhile are later offsets, and going out
+   * early does them no harm).
+   */
+  private async flush(part: SinkRecord[], upTo: bigint | undefined): Promise<void> {
     this.checkStale();
-    if (this.chunk.length > 0) {
-      const part = this.chunk;
-      this.chunk = [];
-      this.chunkBytes = 0;
-      this.chunkMemory = 0;
-      await this.write(part);
-    }
+    if (part.length > 0) await this.write(part);
     await this.sendPending();
-    await this.commit();
+    await this.commit(upTo);
     await this.beat();
-    this.checkpoint();
   }
 
   /** Writes records (their dead letters first); a PoisonError halves them until the bad rows are found. */
@@ -290,10 +394,11 @@ export class BatchWork {
     });
   }
 
-  private async commit(): Promise<void> {
-    if (this.handled === undefined || this.handled === this.committed) return;
+  private async commit(upTo: bigint | undefined): Promise<void> {
+    if (upTo === undefined || upTo === this.committed) return;
     this.checkStale();
-    const upTo = this.handled;
+    if (this.host.generation() !== this.generation)
+      throw new EndBatch('the group was joined again since this batch: its new owner commits');
     this.payload.resolveOffset(upTo.toString());
     await this.op('committing offsets', () => this.host.commit(this.topic, this.partition, upTo + 1n));
     this.committed = upTo;

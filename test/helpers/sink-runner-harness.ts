@@ -213,7 +213,10 @@ export function harness(sinkOverrides: Partial<ReturnType<typeof loadConfig>['si
         commitOffsetsIfNecessary: async () => {},
         uncommittedOffsets: () => ({ topics: [] }),
       } as unknown as EachBatchPayload;
-      return (internals.handle as (p: EachBatchPayload) => Promise<void>).call(runner, payload);
+      // The batch, then its last flush, which runs on after the batch returns.
+      return (internals.handle as (p: EachBatchPayload) => Promise<void>)
+        .call(runner, payload)
+        .then(() => runner.drain());
     },
   };
 }

@@ -151,5 +151,5 @@ test('sink metrics: the documented names and labels, on the registry given', asy
   assert.match(text, /chatstream_sink_flush_seconds_bucket\{le="0.5",topic="t"\} 1\n/);
   assert.match(text, /chatstream_sink_flush_seconds_count\{topic="t"\} 1/);
   assert.match(text, /process_resident_memory_bytes \d+/);
-  assert.equal(decodedSize(100), 2112);
+  assert.equal(decodedSize(100), 656);
 });

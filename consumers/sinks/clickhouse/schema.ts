@@ -22,6 +22,7 @@
 
 import { namedTypes } from '../../../schemas/conform.ts';
 import type { AvroRecordSchema } from '../../sink.ts';
+import { holdsBytes, toJson, toPlainJson } from './json.ts';
 
 export interface Capabilities {
   version: string;
@@ -38,11 +39,17 @@ export interface Column {
   type: string;
   /** Avro value → the value JSONEachRow expects for this column. */
   convert: (value: unknown) => unknown;
+  /**
+   * Avro value → the checked value the RowBinary writer takes (rowbinary.ts): days for a Date,
+   * epoch ms for a time, 0/1, base64 and JSON text as strings, null, arrays of these.
+   */
+  native: (value: unknown) => unknown;
 }
 
 interface Mapped {
   type: string;
   convert: (value: unknown) => unknown;
+  native: (value: unknown) => unknown;
   /** May be wrapped in Nullable (ClickHouse forbids Nullable(Array), Nullable(Nullable)). */
   nullable: boolean;
   /** May be an Array element. */
@@ -67,7 +74,7 @@ const DAY_MS = 86_400_000;
 const describeMs = (ms: number) =>
   Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : `${ms} ms`;
 
-function checkedDate(days: number, caps: Capabilities): string {
+function checkedDays(days: number, caps: Capabilities): number {
   const [min, max] = caps.dateDays;
   if (!(Number.isInteger(days) && days >= min && days <= max)) {
     const at = Number.isFinite(days) && Math.abs(days * DAY_MS) <= 8.64e15;
@@ -75,29 +82,18 @@ function checkedDate(days: number, caps: Capabilities): string {
       `date ${at ? new Date(days * DAY_MS).toISOString().slice(0, 10) : `(day ${days})`} is out of range for ClickHouse Date (${new Date(min * DAY_MS).toISOString().slice(0, 10)} … ${new Date(max * DAY_MS).toISOString().slice(0, 10)})`,
     );
   }
-  return new Date(days * DAY_MS).toISOString().slice(0, 10);
+  return days;
 }
 
-function checkedTime(ms: number, caps: Capabilities): string {
+const formatDate = (days: number) => new Date(days * DAY_MS).toISOString().slice(0, 10);
+
+function checkedMs(ms: number, caps: Capabilities): number {
   const [min, max] = caps.timeMs;
   if (!(ms >= min && ms <= max))
     throw new RangeError(
       `time ${describeMs(ms)} is out of range for ClickHouse ${dateTimeType(caps)} (${describeMs(min)} … ${describeMs(max)})`,
     );
-  return formatDateTime(ms, caps);
-}
-
-/**
- * Bytes as base64, bigints as digits. JSON.stringify calls a Buffer's toJSON before the
- * replacer sees it, so the raw value is read from the holder (`this[key]`).
- */
-function replacer(this: Record<string, unknown>, key: string, v: unknown): unknown {
-  const raw = this[key];
-  return Buffer.isBuffer(raw) ? raw.toString('base64') : typeof v === 'bigint' ? v.toString() : v;
-}
-
-function toJson(value: unknown): string {
-  return JSON.stringify(value, replacer);
+  return ms;
 }
 
 /**
@@ -105,17 +101,30 @@ function toJson(value: unknown): string {
  * A string (a union's string branch) is kept as itself, so a string field that a later schema
  * widens to a union keeps writing the same text.
  */
-const json = (nullable: boolean): Mapped => ({
-  type: nullable ? 'Nullable(String)' : 'String',
-  convert: (v) =>
-    v === null || v === undefined ? (nullable ? null : '') : typeof v === 'string' ? v : toJson(v),
-  nullable: !nullable,
-  scalar: false,
-});
+const json = (nullable: boolean, bytes = true): Mapped => {
+  const stringify = bytes ? toJson : toPlainJson;
+  const convert = (v: unknown) =>
+    v === null || v === undefined ? (nullable ? null : '') : typeof v === 'string' ? v : stringify(v);
+  return {
+    type: nullable ? 'Nullable(String)' : 'String',
+    convert,
+    native: convert,
+    nullable: !nullable,
+    scalar: false,
+  };
+};
 
-const scalar = (type: string, convert: (v: unknown) => unknown = (v) => v): Mapped => ({
+const same = (v: unknown) => v;
+
+/** A scalar column: `native` checks and converts, `format` makes JSONEachRow's value of it. */
+const scalar = (
+  type: string,
+  native: (v: unknown) => unknown = same,
+  format?: (n: never) => unknown,
+): Mapped => ({
   type,
-  convert,
+  convert: format ? (v) => format(native(v) as never) : native,
+  native,
   nullable: true,
   scalar: true,
 });
@@ -125,13 +134,14 @@ function map(nodeIn: unknown, caps: Capabilities, names: Map<string, unknown>): 
   if (Array.isArray(node)) {
     const branches = node.filter((b) => b !== 'null');
     const hasNull = branches.length < node.length;
-    if (branches.length !== 1) return json(hasNull);
+    if (branches.length !== 1) return json(hasNull, holdsBytes(branches, names));
     const inner = map(branches[0], caps, names);
     if (!hasNull) return inner;
     if (inner.nullable) {
       return {
         type: `Nullable(${inner.type})`,
         convert: (v) => (v === null || v === undefined ? null : inner.convert(v)),
+        native: (v) => (v === null || v === undefined ? null : inner.native(v)),
         nullable: false,
         scalar: true,
       };
@@ -139,6 +149,7 @@ function map(nodeIn: unknown, caps: Capabilities, names: Map<string, unknown>): 
     return {
       ...inner,
       convert: (v) => (v === null || v === undefined ? (inner.empty ?? null) : inner.convert(v)),
+      native: (v) => (v === null || v === undefined ? (inner.empty ?? null) : inner.native(v)),
     };
   }
   const type = typeof node === 'string' ? node : (node as { type?: unknown })?.type;
@@ -153,13 +164,17 @@ function map(nodeIn: unknown, caps: Capabilities, names: Map<string, unknown>): 
     case 'fixed':
       return scalar('String', (v) => (Buffer.isBuffer(v) ? v.toString('base64') : String(v)));
     case 'int':
-      return logical === 'date' ? scalar('Date', (v) => checkedDate(Number(v), caps)) : scalar('Int32');
-    case 'long':
+      return logical === 'date'
+        ? scalar('Date', (v) => checkedDays(Number(v), caps), formatDate)
+        : scalar('Int32');
+    case 'long': {
+      const time = (ms: number) => formatDateTime(ms, caps);
       if (logical === 'timestamp-millis')
-        return scalar(dateTimeType(caps), (v) => checkedTime(Number(v), caps));
+        return scalar(dateTimeType(caps), (v) => checkedMs(Number(v), caps), time);
       if (logical === 'timestamp-micros')
-        return scalar(dateTimeType(caps), (v) => checkedTime(Math.floor(Number(v) / 1000), caps));
+        return scalar(dateTimeType(caps), (v) => checkedMs(Math.floor(Number(v) / 1000), caps), time);
       return scalar('Int64');
+    }
     case 'float':
       return scalar('Float32');
     case 'double':
@@ -168,17 +183,18 @@ function map(nodeIn: unknown, caps: Capabilities, names: Map<string, unknown>): 
       return scalar('UInt8', (v) => (v ? 1 : 0));
     case 'array': {
       const item = map((node as { items: unknown }).items, caps, names);
-      if (!item.scalar) return json(false);
+      if (!item.scalar) return json(false, holdsBytes(node, names));
       return {
         type: `Array(${item.type})`,
         convert: (v) => (Array.isArray(v) ? v.map((x) => item.convert(x)) : []),
+        native: (v) => (Array.isArray(v) ? v.map((x) => item.native(x)) : []),
         nullable: false,
         scalar: false,
         empty: [],
       };
     }
     default:
-      return json(false); // record, map
+      return json(false, holdsBytes(node, names)); // record, map
   }
 }
 
@@ -187,7 +203,7 @@ export function columnsOf(schema: AvroRecordSchema, caps: Capabilities): Column[
   const names = namedTypes(schema);
   return schema.fields.map((field) => {
     const mapped = map(field.type, caps, names);
-    return { name: field.name, type: mapped.type, convert: mapped.convert };
+    return { name: field.name, type: mapped.type, convert: mapped.convert, native: mapped.native };
   });
 }
 

@@ -5,11 +5,14 @@
  * again); bad credentials and a server certificate that does not verify stop the sink (exit 3);
  * connection failures and every other server error are retried.
  */
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { EXIT, FatalError, isNetworkError, PoisonError, RetriableError } from '../../../core/errors.ts';
 import type { CoreConfig } from '../../../core/settings.ts';
 import { certificateError } from '../../../core/tls.ts';
 import { createClickHouseClient } from './connection.ts';
+import { quoteIdent } from './schema.ts';
 
 /** Server error codes that mean the inserted data is bad (retrying the same rows cannot help). */
 export const BAD_DATA_CODES = new Map<number, string>([
@@ -113,6 +116,23 @@ export class ClickHouseService {
   async insert(table: string, rows: Record<string, unknown>[]): Promise<void> {
     try {
       await this.client.insert({ table, values: rows, format: 'JSONEachRow' });
+    } catch (error) {
+      throw classify(error);
+    }
+  }
+
+  /**
+   * Inserts a RowBinary body (rows of these columns, in this order) through the client's
+   * `exec` with the body as the values stream (`insert` takes JSON and text formats only).
+   */
+  async insertRowBinary(table: string, columns: string[], body: Buffer): Promise<void> {
+    try {
+      const { stream } = await this.client.exec({
+        query: `INSERT INTO ${table} (${columns.map(quoteIdent).join(', ')}) FORMAT RowBinary`,
+        values: Readable.from([body], { objectMode: false }),
+      });
+      stream.resume();
+      await finished(stream);
     } catch (error) {
       throw classify(error);
     }

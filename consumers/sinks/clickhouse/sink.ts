@@ -1,6 +1,7 @@
 /**
  * The ClickHouse sink: a table per topic created from the Avro schema, columns added (and
- * widened) as the schema evolves, inserts in large JSONEachRow batches, and per-partition
+ * widened) as the schema evolves, inserts in large RowBinary batches (request.ts; JSONEachRow
+ * for a table with a column type the writer does not know), and per-partition
  * offsets stored in ClickHouse with each batch. Redelivery is harmless: rows already covered by
  * the stored offset are skipped by the runner, and the `<table>_dedup` view (FINAL over a
  * ReplacingMergeTree keyed by topic, partition and offset) shows each record once even when a
@@ -12,7 +13,8 @@ import { PoisonError } from '../../../core/errors.ts';
 import type { Logger } from '../../../core/log.ts';
 import type { CoreConfig } from '../../../core/settings.ts';
 import { RECORD_KINDS } from '../../../schemas/catalog.ts';
-import type { AvroRecordSchema, Batch, Sink, SinkRecord, WriteResult } from '../../sink.ts';
+import type { AvroRecordSchema, Batch, Rejected, Sink, SinkRecord, WriteResult } from '../../sink.ts';
+import { type BinaryBody, encodeRows, type Plan, PlanCache, WriterPool } from './request.ts';
 import {
   type Capabilities,
   type Column,
@@ -79,6 +81,8 @@ export class ClickHouseSink implements Sink {
   private readonly columnsById = new Map<number, Column[]>();
   private readonly tables: Tables;
   private baseReady = false;
+  private readonly plans = new PlanCache();
+  private readonly writers = new WriterPool();
 
   constructor(config: CoreConfig, log: Logger) {
     this.service = new ClickHouseService(config);
@@ -205,11 +209,11 @@ export class ClickHouseSink implements Sink {
     return Object.assign(row, this.metadata(record));
   }
 
-  /** Inserts rows; on bad data, halves the batch until the bad rows are isolated and rejected. */
-  private async insert(table: string, items: Item[], rejected: WriteResult['rejected']): Promise<void> {
+  /** Inserts JSONEachRow rows; on bad data, halves them until the bad rows are isolated and rejected. */
+  private async insertJson(table: string, items: Item[], rejected: Rejected[]): Promise<void> {
     try {
       await this.service.insert(
-        `${quoteIdent(this.database)}.${quoteIdent(table)}`,
+        this.qualified(table),
         items.map((i) => i.row),
       );
     } catch (error) {
@@ -219,23 +223,118 @@ export class ClickHouseSink implements Sink {
         return;
       }
       const half = Math.ceil(items.length / 2);
-      await this.insert(table, items.slice(0, half), rejected);
-      await this.insert(table, items.slice(half), rejected);
+      await this.insertJson(table, items.slice(0, half), rejected);
+      await this.insertJson(table, items.slice(half), rejected);
     }
+  }
+
+  /** Inserts rows from..to of a RowBinary body; on bad data, halves them like insertJson. */
+  private async insertBinary(
+    table: string,
+    body: BinaryBody,
+    from: number,
+    to: number,
+    rejected: Rejected[],
+  ): Promise<void> {
+    if (from >= to) return;
+    const bytes = body.writer.buf.subarray(body.starts[from], body.starts[to]);
+    try {
+      await this.service.insertRowBinary(this.qualified(table), body.columns, bytes);
+    } catch (error) {
+      if (!(error instanceof PoisonError)) throw error;
+      if (to - from === 1) {
+        rejected.push({ record: body.records[from] as SinkRecord, reason: error.message });
+        return;
+      }
+      const half = from + Math.ceil((to - from) / 2);
+      await this.insertBinary(table, body, from, half, rejected);
+      await this.insertBinary(table, body, half, to, rejected);
+    }
+  }
+
+  private qualified(table: string): string {
+    return `${quoteIdent(this.database)}.${quoteIdent(table)}`;
+  }
+
+  /**
+   * Writes the records' rows: RowBinary for the table's column types (read under the insert
+   * lock, so no ALTER of this sink runs between reading them and the insert), JSONEachRow when
+   * a type has no writer. Bad data from the server on a RowBinary body is first taken for
+   * columns changed by another process (read again, written again); only then halved.
+   */
+  private async insertRows(
+    table: string,
+    records: SinkRecord[],
+    schemas: Map<number, Column[]>,
+    refused: Rejected[],
+    attempt: number,
+  ): Promise<void> {
+    await this.tables.insert(table, async () => {
+      const described = this.tables.columns(table);
+      if (!described) throw new SchemaChangedError(`the columns of ${table} are to be read again`);
+      const plans = this.plans.plansFor(table, described, schemas);
+      if (!plans) {
+        await this.insertJson(table, this.jsonItems(records, schemas, refused), refused);
+        return;
+      }
+      const writer = this.writers.take();
+      try {
+        const body = encodeRows(
+          writer,
+          records,
+          (r) => plans.get(r.value === null ? 0 : r.schemaId) as Plan,
+          refused,
+        );
+        if (attempt === 1 && body.records.length > 0) {
+          try {
+            const all = body.writer.buf.subarray(0, body.starts.at(-1));
+            await this.service.insertRowBinary(this.qualified(table), body.columns, all);
+            return;
+          } catch (error) {
+            // Read the columns again before the next try, whatever the failure: a body that
+            // ClickHouse could not read (e.g. 33, too few bytes) may be for columns changed
+            // by another process.
+            this.tables.forget(table);
+            if (!(error instanceof PoisonError)) throw error;
+            throw new SchemaChangedError(`RowBinary insert refused: ${error.message}`, { cause: error });
+          }
+        }
+        await this.insertBinary(table, body, 0, body.records.length, refused);
+      } finally {
+        this.writers.give(writer);
+      }
+    });
+  }
+
+  /** The JSONEachRow rows of the records (a value no column holds rejects its row). */
+  private jsonItems(records: SinkRecord[], schemas: Map<number, Column[]>, refused: Rejected[]): Item[] {
+    const items: Item[] = [];
+    for (const record of records) {
+      if (record.value === null) {
+        items.push({ record, row: { ...this.metadata(record), [DELETED_COLUMN.name]: 1 } });
+        continue;
+      }
+      try {
+        items.push({ record, row: this.row(record, record.value, schemas.get(record.schemaId) ?? []) });
+      } catch (error) {
+        if (!(error instanceof PoisonError)) throw error;
+        refused.push({ record, reason: error.message });
+      }
+    }
+    return items;
   }
 
   async writeBatch(batch: Batch): Promise<WriteResult> {
     const table = tableName(batch.topic);
     const policy = this.dedupPolicy(batch.topic);
-    const rejected: WriteResult['rejected'] = [];
-    const items: Item[] = [];
+    const rejected: Rejected[] = [];
+    const records: SinkRecord[] = [];
     const schemas = new Map<number, Column[]>();
     let tombstones = 0;
-    // Rows first: a value no column can hold (a date out of range) rejects its row only.
     for (const record of batch.records) {
       if (record.value === null) {
         if (policy.kind === 'latest' && policy.tombstones && record.key !== null) {
-          items.push({ record, row: { ...this.metadata(record), [DELETED_COLUMN.name]: 1 } });
+          records.push(record);
           tombstones += 1;
         } else {
           rejected.push({
@@ -249,12 +348,9 @@ export class ClickHouseSink implements Sink {
         continue;
       }
       try {
-        let columns = schemas.get(record.schemaId);
-        if (!columns) {
-          columns = this.columnsFor(record.schemaId, record.schema);
-          schemas.set(record.schemaId, columns);
-        }
-        items.push({ record, row: this.row(record, record.value, columns) });
+        if (!schemas.has(record.schemaId))
+          schemas.set(record.schemaId, this.columnsFor(record.schemaId, record.schema));
+        records.push(record);
       } catch (error) {
         if (!(error instanceof PoisonError)) throw error;
         rejected.push({ record, reason: error.message });
@@ -262,21 +358,21 @@ export class ClickHouseSink implements Sink {
     }
     try {
       await this.ensureBase();
-      for (let attempt = 1; items.length > 0; attempt++) {
-        const refused: WriteResult['rejected'] = [];
+      for (let attempt = 1; records.length > 0; attempt++) {
+        const refused: Rejected[] = [];
         try {
           for (const [id, columns] of [...schemas].sort((a, b) => a[0] - b[0]))
             await this.tables.ensure(batch.group, batch.topic, table, `${table}#${id}`, columns, policy, id);
           if (tombstones > 0 && schemas.size === 0)
             await this.tables.ensure(batch.group, batch.topic, table, `${table}#tombstones`, [], policy);
-          await this.insert(table, items, refused);
+          await this.insertRows(table, records, schemas, refused, attempt);
           rejected.push(...refused);
           break;
         } catch (error) {
           // The table changed under us (another member created it from older columns, or it
           // was dropped and created again): read its columns again and write once more.
           if (!(error instanceof SchemaChangedError) || attempt >= 2) throw error;
-          this.log.info('the table lacks a column the rows have; reading its columns again', {
+          this.log.info('the table differs from the columns known; reading its columns again', {
             table,
             error: error.message,
           });

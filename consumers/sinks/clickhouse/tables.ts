@@ -38,6 +38,8 @@ export class Tables {
   /** `<table>#<schema id>` once the table is known to hold that schema's columns. */
   private readonly ready = new Set<string>();
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** Each table's columns (name → type) as last read after making sure of it. */
+  private readonly described = new Map<string, Map<string, string>>();
 
   constructor(service: ClickHouseService, database: string, log: Logger, capabilities: () => Capabilities) {
     this.service = service;
@@ -49,17 +51,59 @@ export class Tables {
   /** Forgets every table: the next writes read their columns again. */
   forgetAll(): void {
     this.ready.clear();
+    this.described.clear();
   }
 
-  /** Serializes work on one table (creation and ALTERs from concurrent partitions). */
+  /**
+   * The table's columns (name → type) as read from `system.columns` when the sink last made
+   * sure of it (a new Map each time it is read again); undefined until then.
+   */
+  columns(table: string): Map<string, string> | undefined {
+    return this.described.get(table);
+  }
+
+  /** Inserts running per table (each settles when its insert is done). */
+  private readonly inserting = new Map<string, Set<Promise<unknown>>>();
+
+  /**
+   * Serializes work on one table (creation and ALTERs from concurrent partitions), after the
+   * inserts running on it: a RowBinary body written for the old column types must not reach a
+   * table altered meanwhile.
+   */
   private async exclusive<T>(table: string, fn: () => Promise<T>): Promise<T> {
     const previous = this.locks.get(table) ?? Promise.resolve();
-    const run = previous.then(fn, fn);
+    const drained = previous.then(() => Promise.allSettled([...(this.inserting.get(table) ?? [])]));
+    const run = drained.then(fn, fn);
     this.locks.set(
       table,
       run.catch(() => {}),
     );
     return run;
+  }
+
+  /**
+   * Runs an insert into the table while no creation or ALTER of it runs (inserts run side by
+   * side); `fn` reads the columns it writes for at its start.
+   */
+  async insert<T>(table: string, fn: () => Promise<T>): Promise<T> {
+    for (;;) {
+      const lock = this.locks.get(table);
+      await lock;
+      if (this.locks.get(table) !== lock) continue;
+      let running = this.inserting.get(table);
+      if (!running) {
+        running = new Set();
+        this.inserting.set(table, running);
+      }
+      const run = fn();
+      const settled = run.catch(() => {});
+      running.add(settled);
+      try {
+        return await run;
+      } finally {
+        running.delete(settled);
+      }
+    }
   }
 
   private async describe(table: string): Promise<Described> {
@@ -74,6 +118,7 @@ export class Tables {
   /** Forgets what is known of a table: its next write reads the columns again. */
   forget(table: string): void {
     for (const key of this.ready) if (key.startsWith(`${table}#`)) this.ready.delete(key);
+    this.described.delete(table);
   }
 
   /**
@@ -115,6 +160,7 @@ export class Tables {
       const wanted = policy.kind === 'latest' && policy.tombstones ? [...columns, DELETED_COLUMN] : columns;
       found = await this.alter(topic, table, wanted, found, schemaId);
       await this.ensureView(table, policy, found);
+      this.described.set(table, found.table);
       this.ready.add(readyKey);
     });
   }

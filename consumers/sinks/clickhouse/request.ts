@@ -1,0 +1,159 @@
+/**
+ * Records → the body of one insert (Vector's request_builder): RowBinary in a reused buffer,
+ * one row after another, written for the table's own column types (as `system.columns` reads
+ * them after the sink made sure of the table), every column of the table in every row — a
+ * column the record's schema lacks gets its type's default, as ClickHouse would give it.
+ *
+ * A value no column can hold (a date out of range) rejects its row only: the row's bytes are
+ * taken back and the reason names the field. A table with a column type the writer does not
+ * know (rowbinary.ts) has no plan: the sink writes it as JSONEachRow.
+ */
+import type { Rejected, SinkRecord } from '../../sink.ts';
+import { RowBinaryWriter, type Write, writerFor } from './rowbinary.ts';
+import type { Column } from './schema.ts';
+
+/** The largest record time a DateTime holds (2106-02-07 06:28:15 UTC), in ms. */
+const MAX_DATETIME_MS = 4_294_967_295_000;
+
+/** The Kafka metadata every row carries, as the RowBinary writer takes it. */
+const METADATA: Record<string, (r: SinkRecord) => unknown> = {
+  _topic: (r) => r.topic,
+  _partition: (r) => r.partition,
+  _offset: (r) => r.offset,
+  _timestamp: (r) => Math.min(Math.max(0, r.timestamp), MAX_DATETIME_MS),
+  _key: (r) => r.key ?? '',
+  _deleted: (r) => (r.value === null ? 1 : 0),
+};
+
+/** How the rows of one schema are written into a table of known columns. */
+export interface Plan {
+  /** The table's columns, in the order each row holds them. */
+  columns: string[];
+  /** Writes one record's row; throws (with `failedColumn` set) on a value no column holds. */
+  write(w: RowBinaryWriter, record: SinkRecord): void;
+  failedColumn?: string;
+}
+
+/**
+ * The plan for writing rows of a schema (its columns, from schema.ts) into a table with these
+ * columns (name → type); undefined when a column type has no RowBinary writer here.
+ */
+export function planRows(table: Map<string, string>, schemaColumns: Column[]): Plan | undefined {
+  const byName = new Map(schemaColumns.map((c) => [c.name, c]));
+  const names: string[] = [];
+  const steps: ((w: RowBinaryWriter, r: SinkRecord) => void)[] = [];
+  for (const [name, type] of table) {
+    const write: Write | undefined = writerFor(type);
+    if (!write) return undefined;
+    names.push(name);
+    const meta = METADATA[name];
+    const column = byName.get(name);
+    if (meta) steps.push((w, r) => write(w, meta(r)));
+    else if (!column) steps.push((w) => write(w, undefined));
+    else {
+      const native = column.native;
+      steps.push((w, r) => {
+        const value = r.value?.[name];
+        write(w, value === undefined ? undefined : native(value));
+      });
+    }
+  }
+  const count = steps.length;
+  const plan: Plan = {
+    columns: names,
+    write(w, record) {
+      let i = 0;
+      try {
+        for (; i < count; i++) (steps[i] as (typeof steps)[number])(w, record);
+      } catch (error) {
+        plan.failedColumn = names[i];
+        throw error;
+      }
+    },
+  };
+  return plan;
+}
+
+/** One insert's RowBinary body: row i of `records` is bytes starts[i] … starts[i + 1]. */
+export interface BinaryBody {
+  columns: string[];
+  records: SinkRecord[];
+  starts: number[];
+  writer: RowBinaryWriter;
+}
+
+/**
+ * Writes the records' rows (each with its schema's plan) into `writer`; a row that throws is
+ * taken back and pushed to `rejected` with the field named.
+ */
+export function encodeRows(
+  writer: RowBinaryWriter,
+  records: SinkRecord[],
+  planOf: (record: SinkRecord) => Plan,
+  rejected: Rejected[],
+): BinaryBody {
+  const kept: SinkRecord[] = [];
+  const starts: number[] = [];
+  let columns: string[] = [];
+  for (const record of records) {
+    const plan = planOf(record);
+    columns = plan.columns;
+    const start = writer.pos;
+    try {
+      plan.write(writer, record);
+      kept.push(record);
+      starts.push(start);
+    } catch (error) {
+      writer.pos = start;
+      rejected.push({ record, reason: `field "${plan.failedColumn}": ${(error as Error).message}` });
+    }
+  }
+  starts.push(writer.pos);
+  return { columns, records: kept, starts, writer };
+}
+
+/** A small pool of writers, so concurrent inserts never share a buffer. */
+export class WriterPool {
+  private readonly free: RowBinaryWriter[] = [];
+
+  take(): RowBinaryWriter {
+    return this.free.pop() ?? new RowBinaryWriter();
+  }
+
+  give(writer: RowBinaryWriter): void {
+    writer.reset();
+    if (this.free.length < 4) this.free.push(writer);
+  }
+}
+
+/** RowBinary plans per table, for its columns as read last (a new read makes new plans). */
+export class PlanCache {
+  private readonly tables = new Map<
+    string,
+    { described: Map<string, string>; plans: Map<number, Plan | undefined> }
+  >();
+
+  /**
+   * The plans of a chunk's schemas (id → columns; 0: tombstones) for the table's columns, or
+   * undefined when a column type has no writer (then JSONEachRow).
+   */
+  plansFor(
+    table: string,
+    described: Map<string, string>,
+    schemas: Map<number, Column[]>,
+  ): Map<number, Plan> | undefined {
+    let cached = this.tables.get(table);
+    if (cached?.described !== described) {
+      cached = { described, plans: new Map() };
+      this.tables.set(table, cached);
+    }
+    const plans = new Map<number, Plan>();
+    for (const [id, columns] of [...schemas, [0, []] as [number, Column[]]]) {
+      if (!cached.plans.has(id)) cached.plans.set(id, planRows(described, columns));
+      const plan = cached.plans.get(id);
+      if (!plan) return undefined;
+      plans.set(id, plan);
+    }
+    return plans;
+  }
+}
