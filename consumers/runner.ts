@@ -112,13 +112,7 @@ export class SinkRunner {
   private rejectFailed: (error: ChatstreamError) => void = () => {};
   private closing?: Promise<void>;
   private readonly host: BatchHost;
-  /** Per topic:partition, the flush its latest batch left running (see BatchWork.run). */
-  private readonly tails = new Map<string, Promise<unknown>>();
-  /** Tails still running. */
-  private readonly running = new Set<Promise<unknown>>();
   private generation = 0;
-  /** A rebalance a tail met after its batch returned: the next batch hands it to kafkajs. */
-  private rejoinPending: unknown;
 
   constructor(options: RunnerOptions) {
     this.options = options;
@@ -130,8 +124,8 @@ export class SinkRunner {
       'dlq.sink': options.sink.name,
     });
     this.policy = { initialMs: options.config.sink.retryInitialMs, maxMs: options.config.sink.retryMaxMs };
-    // Half the budget for decoded records: per partition worker, a chunk being decoded, and per
-    // flush running on after its batch (at most `concurrency`), a chunk being written.
+    // Half the budget for decoded records: per partition worker, a chunk being decoded and one
+    // being written.
     this.chunkMemory = Math.floor(options.config.sink.memoryBytes / (4 * options.config.sink.concurrency));
     this.status = new RunnerStatus(
       this.m,
@@ -169,19 +163,7 @@ export class SinkRunner {
       setLag: (topic, partition, lag) => this.status.setLag(topic, partition, lag),
       refreshLag: (topic, partition, position) =>
         this.status.refreshLag(this.admin, topic, partition, position),
-      tails: this.tails,
       generation: () => this.generation,
-      fail: (error) => this.fail(error),
-      rejoin: (error) => {
-        this.rejoinPending ??= error;
-      },
-      seek: (topic, partition, offset) => {
-        try {
-          this.consumer?.seek({ topic, partition, offset: offset.toString() });
-        } catch (error) {
-          this.fail(fatalOf(error, `reading ${topic}:${partition} again from offset ${offset}`));
-        }
-      },
     };
   }
 
@@ -302,7 +284,6 @@ export class SinkRunner {
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
       this.generation += 1;
-      this.rejoinPending = undefined;
       this.stored.clear();
       this.status.assigned(event.payload.memberAssignment);
       log.info('partitions assigned', { group, assignment: event.payload.memberAssignment });
@@ -362,11 +343,7 @@ export class SinkRunner {
     if (this.failure) return;
     const { topic, partition } = payload.batch;
     try {
-      const rejoin = this.rejoinPending;
-      this.rejoinPending = undefined;
-      if (rejoin !== undefined) throw rejoin;
-      const { tail } = await new BatchWork(this.host, payload).run();
-      if (tail) await this.keepTail(`${topic}:${partition}`, tail);
+      await new BatchWork(this.host, payload).run();
     } catch (error) {
       if (error instanceof EndBatch) return;
       const decision = decide(error);
@@ -378,25 +355,6 @@ export class SinkRunner {
     } finally {
       this.status.waiting(topic, partition, undefined);
     }
-  }
-
-  /**
-   * Holds a batch's last flush as its partition's tail while kafkajs fetches on; with
-   * `concurrency` tails running already, waits for this one (memory stays in the budget).
-   */
-  private async keepTail(tp: string, tail: Promise<unknown>): Promise<void> {
-    this.tails.set(tp, tail);
-    const settled = tail.then(() => {
-      this.running.delete(settled);
-      if (this.tails.get(tp) === tail) this.tails.delete(tp);
-    });
-    this.running.add(settled);
-    if (this.running.size > this.options.config.sink.concurrency) await tail;
-  }
-
-  /** Resolves when the flushes running on after their batches are done (however they ended). */
-  async drain(): Promise<void> {
-    while (this.running.size > 0) await Promise.all(this.running);
   }
 
   /** Stops on a fatal error: nothing more is written or committed; then onFatal. */
@@ -421,8 +379,6 @@ export class SinkRunner {
   /** Closes the consumer (after the batch in flight), the dead-letter producer, the admin and the sink; once. */
   private close(): Promise<void> {
     this.closing ??= (async () => {
-      // The flushes running on after their batches write and commit first.
-      await bounded(this.drain(), CLOSE_CONSUMER_MS);
       await bounded(this.consumer?.disconnect(), CLOSE_CONSUMER_MS);
       await bounded(this.dlq.close(), CLOSE_CLIENT_MS);
       await bounded(this.admin?.disconnect(), CLOSE_CLIENT_MS);

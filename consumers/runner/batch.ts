@@ -14,13 +14,10 @@
  * Work is linear in the batch: rejected rows find their original bytes through one map.
  *
  * Chunks are pipelined: while one chunk is written, stored and committed (a flush), the next is
- * decoded. Flushes of a partition run one after another in offset order (across batches too),
- * so each commit covers only rows the sink stored and dead letters the broker holds. The last
- * flush of a batch goes on after the batch returns (the runner holds it as the partition's
- * tail, at most `concurrency` at once), so kafkajs fetches while ClickHouse inserts; the batch
- * marks its records resolved so the fetch moves on. A tail that fails makes kafkajs read the
- * partition again from the first offset not committed (a seek), and the batches after it end
- * without writing.
+ * decoded. Flushes run one after another in offset order, so each commit covers only rows the
+ * sink stored and dead letters the broker holds; the batch returns only once its last flush is
+ * stored and committed, so kafkajs never fetches past what is not stored (and it waits for the
+ * batches in flight before it rejoins the group).
  */
 import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
 import { EXIT, FatalError, PoisonError } from '../../core/errors.ts';
@@ -63,13 +60,13 @@ export class BatchWork {
   private committed: bigint | undefined;
   private byOffset: Map<string, KafkaMessage> | undefined;
   /**
-   * The partition's flush in flight (this batch's, or the tail of the one before): resolves to
+   * This batch's flush in flight (the chunk before the one being decoded): resolves to
    * undefined when it succeeded, to its error when it failed (it never rejects).
    */
   private inflight: Promise<unknown> | undefined;
   /** Why the batch ends early (a flush or the decoding failed): every checkpoint throws it. */
   private ended: unknown;
-  /** The group generation this batch belongs to: a tail of an older one commits nothing. */
+  /** The group generation this batch belongs to: after a new join it commits nothing. */
   private readonly generation: number;
 
   constructor(host: BatchHost, payload: EachBatchPayload) {
@@ -80,17 +77,17 @@ export class BatchWork {
     this.tp = `${this.topic}:${this.partition}`;
     this.highWatermark = BigInt(payload.batch.highWatermark);
     this.signal = AbortSignal.any([host.signal, this.abort.signal]);
-    this.inflight = host.tails.get(this.tp);
     this.generation = host.generation();
   }
 
-  /**
-   * Runs the batch; resolves once its last flush is started, with that flush (resolving to its
-   * error, or undefined) for the runner to hold as the partition's tail.
-   */
-  async run(): Promise<{ tail?: Promise<unknown> }> {
+  /** Runs the batch: resolves once every record is stored (or dead-lettered) and committed. */
+  async run(): Promise<void> {
     try {
       await this.consume();
+      // The last flush: its failure is the batch's (nothing after it may write or commit).
+      const error = await this.inflight;
+      this.inflight = undefined;
+      if (error !== undefined) throw error;
     } catch (error) {
       this.end(error);
       // Nothing of this batch may write or commit after it ended.
@@ -98,38 +95,9 @@ export class BatchWork {
       throw error;
     }
     const last = this.payload.batch.messages.at(-1);
-    // The records are in the flush (or written): kafkajs may fetch past them now. Only our
-    // commits (autoCommit is off) tell the group what is stored.
+    // Every record is stored: kafkajs may fetch past them now (our commits, not autoCommit, tell
+    // the group what is stored).
     if (last && !this.host.signal.aborted) this.payload.resolveOffset(last.offset);
-    // (In an object: an async function would wait for a promise it returns.)
-    return {
-      tail: this.inflight?.then(async (error) => {
-        if (error !== undefined) await this.tailFailed(error);
-        return error;
-      }),
-    };
-  }
-
-  /**
-   * This batch's last flush failed after the batch returned, while kafkajs fetched past it:
-   * read the partition again from the first offset not committed (unless an earlier flush
-   * failed first, and sought already), and stop the runner on a fatal error.
-   */
-  private async tailFailed(error: unknown): Promise<void> {
-    // Stale, a new generation, the runner stopping, or (below) a rebalance: kafkajs reads the
-    // partition from its committed offset again by itself.
-    if (error instanceof EndBatch) return;
-    const decision = decide(error);
-    if (decision.action === 'stop') return this.host.fail(decision.error);
-    if (decision.action === 'rejoin') return this.host.rejoin(error);
-    if (this.host.signal.aborted) return;
-    this.host.log.warn('a write failed after its batch ended; reading the partition again', {
-      topic: this.topic,
-      partition: this.partition,
-      error: (error as Error).message,
-    });
-    const first = BigInt((this.payload.batch.messages[0] as KafkaMessage).offset);
-    this.host.seek(this.topic, this.partition, this.committed === undefined ? first : this.committed + 1n);
   }
 
   /** Ends the batch: the flush in flight and the decoding stop at their next checkpoint. */
@@ -144,12 +112,6 @@ export class BatchWork {
     if (!first) return;
     this.host.setLag(this.topic, this.partition, this.highWatermark - BigInt(first.offset));
     this.checkpoint();
-    if (!this.host.storedOffsets.has(this.tp) && this.inflight) {
-      // The first batch since an assignment: the old tail finishes first (it may store more),
-      // and its fate is the old generation's.
-      await this.inflight;
-      this.inflight = undefined;
-    }
     this.floor = await this.storedOffset();
     if (this.floor !== undefined && this.floor >= this.highWatermark) throw this.staleOffset(this.floor);
     const { batchMaxRows, batchMaxBytes } = this.host.config.sink;

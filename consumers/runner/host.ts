@@ -2,7 +2,6 @@
  * What a batch of the sink runner needs from its runner (BatchHost), what it reports while it
  * waits (Wait), and the sizes it plans with.
  */
-import type { ChatstreamError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import type { RetryPolicy } from '../../core/retry.ts';
 import type { DeadLetter } from '../../kafka/dead-letters.ts';
@@ -59,20 +58,6 @@ export interface BatchHost {
   setLag(topic: string, partition: number, lag: bigint): void;
   /** Re-reads the partition's end while a batch waits (throttled, best effort). */
   refreshLag(topic: string, partition: number, position: bigint): void;
-  /**
-   * Per topic:partition, the last flush of its latest batch while it runs on after the batch
-   * returned (resolves to its error, or undefined; never rejects).
-   */
-  readonly tails: Map<string, Promise<unknown>>;
   /** Counts group joins: a flush started before the latest one commits nothing. */
   generation(): number;
-  /** Stops the runner on a fatal error met after its batch returned. */
-  fail(error: ChatstreamError): void;
-  /**
-   * A rebalance met by a flush after its batch returned: kafkajs gets it with the next batch
-   * (its own heartbeat may see it first).
-   */
-  rejoin(error: unknown): void;
-  /** Makes kafkajs read the partition again from `offset` (its next fetch). */
-  seek(topic: string, partition: number, offset: bigint): void;
 }

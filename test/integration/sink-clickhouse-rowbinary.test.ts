@@ -224,4 +224,36 @@ test('a table with a column type RowBinary is not written for here (added by han
   }
 });
 
+test('MATERIALIZED and ALIAS columns added by hand are left to ClickHouse: rows still go in, the view is kept', async () => {
+  const topic = `rb_computed_${Date.now().toString(36)}`;
+  const table = tableName(topic);
+  const first = new ClickHouseSink(config, createLogger('test.rowbinary'));
+  await first.connect();
+  await first.writeBatch({ group: 'rb', topic, partition: 0, records: records(topic).slice(0, 1) });
+  await first.close();
+  await client.command({
+    query: `ALTER TABLE ${db}.${quoteIdent(table)} ADD COLUMN id_length UInt64 MATERIALIZED length(id), ADD COLUMN id_upper String ALIAS upper(id)`,
+  });
+  const second = new ClickHouseSink(config, createLogger('test.rowbinary'));
+  await second.connect();
+  try {
+    const later = records(topic)
+      .slice(1, 2)
+      .map((r) => ({ ...r, offset: 5n }));
+    const result = await second.writeBatch({ group: 'rb', topic, partition: 0, records: later });
+    assert.deepEqual(result.rejected, []);
+    const rows = await query(
+      `SELECT id, id_length, id_upper FROM ${db}.${quoteIdent(table)} ORDER BY _offset`,
+    );
+    assert.deepEqual(rows, [
+      { id: 'edges-max', id_length: '9', id_upper: 'EDGES-MAX' },
+      { id: 'nulls-and-mins', id_length: '14', id_upper: 'NULLS-AND-MINS' },
+    ]);
+    const view = await query(`SELECT id FROM ${db}.${quoteIdent(`${table}_dedup`)} ORDER BY id`);
+    assert.equal(view.length, 2);
+  } finally {
+    await second.close();
+  }
+});
+
 test.after(() => client.close());

@@ -189,3 +189,30 @@ test('rows follow the table columns; a value no column holds rejects its row onl
   assert.deepEqual(body.starts, [0, first.length, first.length + third.length]);
   assert.equal(planRows(new Map([['x', 'UUID']]), []), undefined);
 });
+
+test('a schema field the table lacks gives no plan (JSONEachRow then names the unknown field) instead of being dropped', () => {
+  const table = new Map([
+    ['id', 'String'],
+    ['day', 'Date'], // no column `n`
+    ['_topic', 'String'],
+  ]);
+  assert.equal(planRows(table, columnsOf(schema, OLD)), undefined);
+  assert.ok(planRows(new Map([...table, ['n', 'Nullable(Int64)']]), columnsOf(schema, OLD)));
+});
+
+test('an error that is not about the value (a bug) is thrown, not turned into a dead letter', () => {
+  const plan = planRows(new Map([['id', 'String']]), []);
+  assert.ok(plan);
+  const broken = {
+    ...plan,
+    write: () => {
+      throw new TypeError('a bug');
+    },
+  };
+  const rejected: Rejected[] = [];
+  assert.throws(
+    () => encodeRows(new RowBinaryWriter(8), [record(0, { id: 'a' })], () => broken, rejected),
+    /a bug/,
+  );
+  assert.equal(rejected.length, 0);
+});

@@ -39,6 +39,9 @@ export interface Plan {
  * columns (name → type); undefined when a column type has no RowBinary writer here.
  */
 export function planRows(table: Map<string, string>, schemaColumns: Column[]): Plan | undefined {
+  // A field the table lacks would be dropped silently (RowBinary names no fields): no plan, so
+  // the chunk goes as JSONEachRow, whose "unknown field" makes the sink read the table again.
+  if (schemaColumns.some((c) => !table.has(c.name))) return undefined;
   const byName = new Map(schemaColumns.map((c) => [c.name, c]));
   const names: string[] = [];
   const steps: ((w: RowBinaryWriter, r: SinkRecord) => void)[] = [];
@@ -105,6 +108,9 @@ export function encodeRows(
       starts.push(start);
     } catch (error) {
       writer.pos = start;
+      // A value no column holds (out of range: RangeError; not a number: SyntaxError from
+      // BigInt) is this row's problem; anything else is a bug, and stops the sink.
+      if (!(error instanceof RangeError || error instanceof SyntaxError)) throw error;
       rejected.push({ record, reason: `field "${plan.failedColumn}": ${(error as Error).message}` });
     }
   }
@@ -121,7 +127,8 @@ export class WriterPool {
   }
 
   give(writer: RowBinaryWriter): void {
-    writer.reset();
+    // Kept buffers are outside the V8 heap cap: at most 4 of at most 4 MiB stay for reuse.
+    writer.reset(4 << 20);
     if (this.free.length < 4) this.free.push(writer);
   }
 }

@@ -108,7 +108,8 @@ export class Tables {
 
   private async describe(table: string): Promise<Described> {
     const found = await this.service.rows<{ table: string; name: string; type: string }>(
-      `SELECT table, name, type FROM system.columns WHERE database = ${quoteString(this.database)} AND table IN (${quoteString(table)}, ${quoteString(`${table}_dedup`)})`,
+      // MATERIALIZED and ALIAS columns (added by hand) are computed by ClickHouse: never inserted.
+      `SELECT table, name, type FROM system.columns WHERE database = ${quoteString(this.database)} AND table IN (${quoteString(table)}, ${quoteString(`${table}_dedup`)}) AND default_kind NOT IN ('MATERIALIZED', 'ALIAS')`,
     );
     const described: Described = { table: new Map(), view: new Map() };
     for (const c of found) (c.table === table ? described.table : described.view).set(c.name, c.type);
