@@ -359,10 +359,17 @@ export class BatchWork {
   private async commit(upTo: bigint | undefined): Promise<void> {
     if (upTo === undefined || upTo === this.committed) return;
     this.checkStale();
-    if (this.host.generation() !== this.generation)
-      throw new EndBatch('the group was joined again since this batch: its new owner commits');
+    const sameGeneration = () => {
+      if (this.host.generation() !== this.generation)
+        throw new EndBatch('the group was joined again since this batch: its new owner commits');
+    };
+    sameGeneration();
     this.payload.resolveOffset(upTo.toString());
-    await this.op('committing offsets', () => this.host.commit(this.topic, this.partition, upTo + 1n));
+    // Checked again on every try: a retry after a back-off may come after a new join.
+    await this.op('committing offsets', () => {
+      sameGeneration();
+      return this.host.commit(this.topic, this.partition, upTo + 1n);
+    });
     this.committed = upTo;
     this.host.setLag(this.topic, this.partition, this.highWatermark - upTo - 1n);
   }

@@ -10,17 +10,14 @@
  */
 import type { Rejected, SinkRecord } from '../../sink.ts';
 import { RowBinaryWriter, type Write, writerFor } from './rowbinary.ts';
-import type { Column } from './schema.ts';
-
-/** The largest record time a DateTime holds (2106-02-07 06:28:15 UTC), in ms. */
-const MAX_DATETIME_MS = 4_294_967_295_000;
+import { type Column, recordTime } from './schema.ts';
 
 /** The Kafka metadata every row carries, as the RowBinary writer takes it. */
 const METADATA: Record<string, (r: SinkRecord) => unknown> = {
   _topic: (r) => r.topic,
   _partition: (r) => r.partition,
   _offset: (r) => r.offset,
-  _timestamp: (r) => Math.min(Math.max(0, r.timestamp), MAX_DATETIME_MS),
+  _timestamp: (r) => recordTime(r.timestamp),
   _key: (r) => r.key ?? '',
   _deleted: (r) => (r.value === null ? 1 : 0),
 };

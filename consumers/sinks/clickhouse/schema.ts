@@ -59,6 +59,15 @@ interface Mapped {
 
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 
+/** The largest record time a DateTime holds (2106-02-07 06:28:15 UTC), in ms. */
+const MAX_DATETIME_MS = 4_294_967_295_000;
+
+/**
+ * A Kafka record time as `_timestamp` holds it, the same in both insert formats (a row written
+ * again must land in the same partition): -1 (no time) and earlier → 1970, past 2106 → 2106.
+ */
+export const recordTime = (ms: number): number => Math.min(Math.max(0, ms), MAX_DATETIME_MS);
+
 export function formatDateTime(ms: number, caps: Capabilities): string {
   const d = new Date(ms);
   const base = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;

@@ -26,6 +26,7 @@ import {
   OFFSETS_TABLE,
   quoteIdent,
   quoteString,
+  recordTime,
   tableName,
 } from './schema.ts';
 import {
@@ -183,7 +184,7 @@ export class ClickHouseSink implements Sink {
       _topic: record.topic,
       _partition: record.partition,
       _offset: record.offset.toString(),
-      _timestamp: formatDateTime(record.timestamp, this.capabilities),
+      _timestamp: formatDateTime(recordTime(record.timestamp), this.capabilities),
       _key: record.key ?? '',
     };
   }
