@@ -350,7 +350,7 @@ export class SourceRunner {
     );
     const started = process.hrtime.bigint();
     /** Set when a commit's answer was lost: before sending again, find out whether it happened. */
-    let uncertain = false;
+    let uncertain: AmbiguousCommitError | undefined;
     let timeouts = 0;
     await this.retry(
       'committing a transaction',
@@ -358,14 +358,15 @@ export class SourceRunner {
         if (uncertain) {
           if (await this.committed(id)) {
             this.options.log.info('the commit had gone through; not sending it again', { transaction: id });
+            if (this.writer instanceof TransactionalWriter) this.writer.confirmed(uncertain.written);
             return;
           }
-          uncertain = false;
+          uncertain = undefined;
         }
         try {
           await this.writer.commit(messages);
         } catch (error) {
-          if (error instanceof AmbiguousCommitError) uncertain = true;
+          if (error instanceof AmbiguousCommitError) uncertain = error;
           // Twice too slow for the transaction timeout: it will not get faster by retrying.
           if (error instanceof TransactionTimeoutError && ++timeouts >= 2)
             throw new FatalError(

@@ -34,9 +34,13 @@ export class TransactionTimeoutError extends RetriableError {
 }
 
 export class AmbiguousCommitError extends RetriableError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** What the transaction wrote: visible only if the commit went through after all. */
+  readonly written: WrittenOffsets;
+
+  constructor(message: string, written: WrittenOffsets, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'AmbiguousCommitError';
+    this.written = written;
   }
 }
 
@@ -233,10 +237,17 @@ export class TransactionalWriter {
       await this.reset();
       const decided = this.decide(error, 'committing a transaction');
       if (decided instanceof FatalError) throw decided;
-      throw new AmbiguousCommitError(`the commit may or may not have happened: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new AmbiguousCommitError(
+        `the commit may or may not have happened: ${(error as Error).message}`,
+        written,
+        { cause: error },
+      );
     }
+  }
+
+  /** A commit whose answer was lost turned out to have gone through: close() waits for it too. */
+  confirmed(written: WrittenOffsets): void {
+    this.written.add(written);
   }
 
   /** Closes the producer once what it committed is visible to read-committed readers (at most 4 s). */
