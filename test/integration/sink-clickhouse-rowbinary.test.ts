@@ -196,16 +196,18 @@ test('RowBinary rows read back like the same rows written as JSONEachRow: every 
   }
 });
 
-test('a table with a column type RowBinary is not written for here (added by hand) is written as JSONEachRow', async () => {
-  const topic = `rb_fallback_${Date.now().toString(36)}`;
+/**
+ * A table written once, then altered by hand (`alter`, after `ALTER TABLE <table>`), then
+ * written again by a new sink: the second write's result and the table's name.
+ */
+async function writeAfterHandAlter(prefix: string, alter: string) {
+  const topic = `${prefix}_${Date.now().toString(36)}`;
   const table = tableName(topic);
   const first = new ClickHouseSink(config, createLogger('test.rowbinary'));
   await first.connect();
   await first.writeBatch({ group: 'rb', topic, partition: 0, records: records(topic).slice(0, 1) });
   await first.close();
-  await client.command({
-    query: `ALTER TABLE ${db}.${quoteIdent(table)} ADD COLUMN mood Enum8('calm' = 1, 'busy' = 2)`,
-  });
+  await client.command({ query: `ALTER TABLE ${db}.${quoteIdent(table)} ${alter}` });
   const second = new ClickHouseSink(config, createLogger('test.rowbinary'));
   await second.connect();
   try {
@@ -213,47 +215,38 @@ test('a table with a column type RowBinary is not written for here (added by han
       .slice(1, 2)
       .map((r) => ({ ...r, offset: 5n }));
     const result = await second.writeBatch({ group: 'rb', topic, partition: 0, records: later });
-    assert.deepEqual(result.rejected, []);
-    const rows = await query(`SELECT id, mood FROM ${db}.${quoteIdent(table)} ORDER BY _offset`);
-    assert.deepEqual(rows, [
-      { id: 'edges-max', mood: 'calm' },
-      { id: 'nulls-and-mins', mood: 'calm' },
-    ]);
+    return { result, table };
   } finally {
     await second.close();
   }
+}
+
+test('a table with a column type RowBinary is not written for here (added by hand) is written as JSONEachRow', async () => {
+  const { result, table } = await writeAfterHandAlter(
+    'rb_fallback',
+    `ADD COLUMN mood Enum8('calm' = 1, 'busy' = 2)`,
+  );
+  assert.deepEqual(result.rejected, []);
+  const rows = await query(`SELECT id, mood FROM ${db}.${quoteIdent(table)} ORDER BY _offset`);
+  assert.deepEqual(rows, [
+    { id: 'edges-max', mood: 'calm' },
+    { id: 'nulls-and-mins', mood: 'calm' },
+  ]);
 });
 
 test('MATERIALIZED and ALIAS columns added by hand are left to ClickHouse: rows still go in, the view is kept', async () => {
-  const topic = `rb_computed_${Date.now().toString(36)}`;
-  const table = tableName(topic);
-  const first = new ClickHouseSink(config, createLogger('test.rowbinary'));
-  await first.connect();
-  await first.writeBatch({ group: 'rb', topic, partition: 0, records: records(topic).slice(0, 1) });
-  await first.close();
-  await client.command({
-    query: `ALTER TABLE ${db}.${quoteIdent(table)} ADD COLUMN id_length UInt64 MATERIALIZED length(id), ADD COLUMN id_upper String ALIAS upper(id)`,
-  });
-  const second = new ClickHouseSink(config, createLogger('test.rowbinary'));
-  await second.connect();
-  try {
-    const later = records(topic)
-      .slice(1, 2)
-      .map((r) => ({ ...r, offset: 5n }));
-    const result = await second.writeBatch({ group: 'rb', topic, partition: 0, records: later });
-    assert.deepEqual(result.rejected, []);
-    const rows = await query(
-      `SELECT id, id_length, id_upper FROM ${db}.${quoteIdent(table)} ORDER BY _offset`,
-    );
-    assert.deepEqual(rows, [
-      { id: 'edges-max', id_length: '9', id_upper: 'EDGES-MAX' },
-      { id: 'nulls-and-mins', id_length: '14', id_upper: 'NULLS-AND-MINS' },
-    ]);
-    const view = await query(`SELECT id FROM ${db}.${quoteIdent(`${table}_dedup`)} ORDER BY id`);
-    assert.equal(view.length, 2);
-  } finally {
-    await second.close();
-  }
+  const { result, table } = await writeAfterHandAlter(
+    'rb_computed',
+    'ADD COLUMN id_length UInt64 MATERIALIZED length(id), ADD COLUMN id_upper String ALIAS upper(id)',
+  );
+  assert.deepEqual(result.rejected, []);
+  const rows = await query(`SELECT id, id_length, id_upper FROM ${db}.${quoteIdent(table)} ORDER BY _offset`);
+  assert.deepEqual(rows, [
+    { id: 'edges-max', id_length: '9', id_upper: 'EDGES-MAX' },
+    { id: 'nulls-and-mins', id_length: '14', id_upper: 'NULLS-AND-MINS' },
+  ]);
+  const view = await query(`SELECT id FROM ${db}.${quoteIdent(`${table}_dedup`)} ORDER BY id`);
+  assert.equal(view.length, 2);
 });
 
 test.after(() => client.close());
