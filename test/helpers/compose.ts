@@ -3,10 +3,12 @@
  * what `chatstream start --no-stack` (the chatstream service) listens on, from the settings and
  * the route constants of the code, so the file is checked against the code and not a list.
  */
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import type { Config } from '../../cli/settings.ts';
+import { type Config, schema } from '../../cli/settings.ts';
+import { loadSettings } from '../../core/config.ts';
 import { HEALTH_PATH, METRICS_PATH } from '../../core/metrics.ts';
 import { PROJECT_ROOT } from '../../core/settings.ts';
 import { HEALTHZ_PATH } from '../../producers/http/router.ts';
@@ -63,6 +65,34 @@ function interpolateAll(value: unknown, env: NodeJS.ProcessEnv): unknown {
 /** The file with every `${…}` resolved from env (a `:?` variable missing throws its message). */
 export function readCompose(env: NodeJS.ProcessEnv): ComposeFile {
   return interpolateAll(readComposeRaw(), env) as ComposeFile;
+}
+
+/** The variables compose refuses to start without, with the values the tests set. */
+export const REQUIRED = {
+  CLICKHOUSE_PASSWORD: 'ch-secret',
+  CLICKHOUSE_READONLY_PASSWORD: 'ro-secret',
+  GRAFANA_ADMIN_PASSWORD: 'gf-secret',
+};
+
+/** A service of the file; the test fails when there is none. */
+export function composeService(file: ComposeFile, name: string): ComposeService {
+  const found = file.services[name];
+  assert.ok(found, `docker-compose.yml has a ${name} service`);
+  return found;
+}
+
+/** A service's environment, every value as the string the container sees. */
+export const composeEnv = (s: ComposeService): Record<string, string> =>
+  Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, String(v)]));
+
+/** The configuration the chatstream service runs with. */
+export const chatstreamConfig = (file: ComposeFile): Config =>
+  loadSettings(schema, { env: composeEnv(composeService(file, 'chatstream')) });
+
+/** Where a compose volume mounts a project folder: ./a/b → /c. */
+export function mountOf(s: ComposeService, source: string): string | undefined {
+  const found = (s.volumes ?? []).find((v) => v.split(':')[0]?.replace(/^\.\//, '') === source);
+  return found?.split(':')[1];
 }
 
 /** `"18090:8090"` → { host: 18090, container: 8090 }. */
