@@ -6,7 +6,7 @@
  * the scan stops it at once writing nothing, and a missing file or unmappable header writes nothing.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -14,14 +14,10 @@ import { loadConfig } from '../../cli/settings.ts';
 import { createKafka } from '../../kafka/client.ts';
 import { runCli, spawnCli } from '../helpers/cli.ts';
 import { uniqueName } from '../helpers/names.ts';
+import { asRecord, EXPECTED, FIXTURES } from '../helpers/purechat-import.ts';
 import { duplicateKeys, type TopicRecord, topicRecords } from '../helpers/topic-records.ts';
 
-const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'purechat');
 const NAMES = ['per-message.csv', 'per-transcript.csv', 'transcripts.json'];
-const EXPECTED = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) as Record<
-  string,
-  { badRows: string[]; transcripts: Record<string, unknown>[] }
->;
 
 /** Environment for a chatstream process writing to topics of its own (a random prefix). */
 function importEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
@@ -52,19 +48,6 @@ async function topicsOf(env: NodeJS.ProcessEnv): Promise<string[]> {
   } finally {
     await admin.disconnect();
   }
-}
-
-/** Expected record → as written: ISO times to epoch ms, source_file added. */
-function asRecord(t: Record<string, unknown>, file: string): Record<string, unknown> {
-  const ms = (v: unknown) => (typeof v === 'string' ? Date.parse(v) : v);
-  const messages = (t.messages as Record<string, unknown>[]).map((m) => ({ ...m, time: ms(m.time) }));
-  return {
-    ...t,
-    started_time: ms(t.started_time),
-    ended_time: ms(t.ended_time),
-    messages,
-    source_file: file,
-  };
 }
 
 test('imports every fixture transcript field for field, reports bad rows by line; a second import writes nothing', async () => {
