@@ -193,11 +193,11 @@ export const coreSchema = {
       description: 'Replication factor of the topics chatstream creates; 0 = min(3, number of brokers).',
     }),
     eventRetentionHours: setting.int({
-      default: 168,
-      min: 1,
+      default: 0,
+      min: 0,
       max: 876000,
       description:
-        'Retention of event topics (messages, conversation events, Pure Chat events); entity topics are compacted instead.',
+        "Retention in hours of the event topics chatstream creates (messages, conversation events, report rows, Pure Chat events); 0 keeps them forever. Kafka counts it from each record's timestamp, which is the source's event time: history older than this is deleted at the broker's next retention check (within minutes of a backfill), before a stopped or lagging sink reads it. Entity topics are compacted instead.",
     }),
     java: setting.string({
       default: (_, env) => (env.JAVA_HOME ? join(env.JAVA_HOME, 'bin', 'java') : 'java'),

@@ -1,6 +1,7 @@
 /**
  * Topics created with explicit settings rather than broker defaults: entity topics compacted
- * (a new sink rebuilds current state from the beginning), event topics with a retention.
+ * (a new sink rebuilds current state from the beginning), event topics with a retention
+ * (forever by default: see retentionMs).
  * Existing topics are left as they are. The project's topics are the record kinds of
  * schemas/catalog.ts (RECORD_KINDS), which callers pass in.
  */
@@ -17,6 +18,15 @@ export function topicName(config: CoreConfig, spec: Pick<TopicSpec, 'topic'>): s
   return `${config.kafka.topicPrefix}${spec.topic}`;
 }
 
+/**
+ * An event topic's `retention.ms`: 0 hours keeps records forever (-1). Kafka applies it to record
+ * timestamps, and ours are the sources' event times, so a finite retention deletes backfilled
+ * history older than it within minutes of the write: forever is the default.
+ */
+export function retentionMs(hours: number): string {
+  return hours === 0 ? '-1' : String(hours * 60 * 60 * 1000);
+}
+
 /** The topic definition for a spec. Pure. */
 export function topicConfig(config: CoreConfig, spec: TopicSpec, brokers: number): ITopicConfig {
   const { partitions, replicationFactor, eventRetentionHours } = config.kafka;
@@ -28,7 +38,7 @@ export function topicConfig(config: CoreConfig, spec: TopicSpec, brokers: number
         ]
       : [
           { name: 'cleanup.policy', value: 'delete' },
-          { name: 'retention.ms', value: String(eventRetentionHours * 60 * 60 * 1000) },
+          { name: 'retention.ms', value: retentionMs(eventRetentionHours) },
         ];
   return {
     topic: topicName(config, spec),

@@ -64,8 +64,10 @@ export async function assertExactly(
   const counts: Record<string, number> = {};
   for (const { topic, ids } of topics) {
     const records = await recordsOf(env, topic);
-    // Records a read-committed reader does not see yet (the last markers still being written
-    // under load) are read again a few times; records that never show up still fail below.
+    // A writer waits (bounded, 4 s) for its records to be visible before it exits; should that
+    // run out under load, records a read-committed reader does not see yet are read again a few
+    // times. Records that never show up still fail below: the "one conversation's messages
+    // missing" failures were records Kafka's retention had deleted (see global-setup.ts).
     for (let again = 1; again <= 5 && records.length < ids(snapshot).length; again++) {
       process.stderr.write(
         `${topic}: ${ids(snapshot).length - records.length} record(s) not visible yet; reading again (${again})\n`,

@@ -72,9 +72,17 @@ test('429s with Retry-After, 500/503s and timeouts: the sync still completes exa
       FRESHCHAT_REQUEST_TIMEOUT_MS: '1000',
       FRESHCHAT_MAX_RETRIES: '10',
     };
-    // The rate limit bites at the start; lifted after a while so the test stays short.
-    const lift = sleep(8000).then(() => small.setRateLimit(false));
+    // The rate limit bites at the start; lifted a while after the first 429 so the test stays
+    // short. Timed from that 429, not from here: under load the CLI can take longer than a
+    // fixed delay to start (topics, registry), and would then never meet the limit.
+    let syncing = true;
+    const lift = (async () => {
+      while (syncing && (small.stats().rateLimited ?? 0) === 0) await sleep(100);
+      if (syncing) await sleep(6000);
+      small.setRateLimit(false);
+    })();
     const result = await runCli(['freshchat', 'sync', '--once'], env, 600_000);
+    syncing = false;
     await lift;
     assert.equal(result.code, 0, result.stderr);
     const stats = small.stats();
