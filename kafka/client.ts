@@ -15,8 +15,6 @@ import {
 import { createLogger } from '../core/log.ts';
 import type { CoreConfig } from '../core/settings.ts';
 import { checkKafkaAccess } from './access.ts';
-// kafkajs's request buffers grow without zero-filling (see the module).
-import './encoder-buffers.ts';
 import { murmur2Partitioner } from './partitioner.ts';
 import { kafkaSecurity } from './security.ts';
 
