@@ -16,8 +16,9 @@
  * The paced rows offer a rate, so they must not cap how many requests are in flight: with 32
  * connections a server that answers in t ms can take at most 32 / t requests a millisecond, and
  * the rest wait in the generator's pool, counted as latency. The bare server (2–4 ms) never meets
- * that cap; the collector, which answers only once Kafka has acknowledged (5–10 ms under load),
- * did. Browsers do not share a pool of 32: the paced rows may open up to PACED_CONNECTIONS.
+ * that cap; the collector, which answers only once Kafka has acknowledged (p50 7–20 ms at 32
+ * connections in the runs of the README), did. Browsers do not share a pool of 32: the paced
+ * rows may open up to PACED_CONNECTIONS.
  *
  * Bodies are a browser's (protocol v1 `chat:start` events as `text/plain;charset=UTF-8`, with
  * Origin and User-Agent), every event with a fresh UUID: the collector skips ids it saw moments
