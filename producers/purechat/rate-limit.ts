@@ -28,6 +28,11 @@ export class ClientRateLimit {
     this.#maxClients = maxClients;
   }
 
+  /** False when the limit is off (perMinute 0): callers may skip working out the client key. */
+  get enabled(): boolean {
+    return this.#perMs > 0;
+  }
+
   take(client: string, now = Date.now()): RateDecision {
     if (this.#perMs === 0) return { allowed: true, retryAfterSeconds: 0 };
     let bucket = this.#buckets.get(client);

@@ -11,6 +11,7 @@ import { certificateError } from '../../core/tls.ts';
 import { kindOf, latestSchema, type RecordKind, subjectOf } from '../../schemas/catalog.ts';
 import { type ContractMode, type RegistryPort, SchemaContract } from '../../schemas/evolution.ts';
 import type { SourceRecord } from '../source.ts';
+import { Slab } from './slab.ts';
 
 export interface EncodedRecord {
   kind: string;
@@ -146,11 +147,12 @@ export class RecordEncoder {
     into.added.push(...outcome.added);
     const writer = this.writer(outcome.schemaId, contract.currentSchema);
     const now = Date.now();
+    const slab = new Slab(outcome.accepted.length);
     for (const { index, value } of outcome.accepted) {
       const key = value[kind.key];
-      let body: Buffer;
+      let framed: Buffer;
       try {
-        body = writer.type.toBuffer(value);
+        framed = slab.frame(writer.type, writer.header, value);
       } catch (error) {
         into.rejected.push({
           kind: kind.topic,
@@ -161,8 +163,8 @@ export class RecordEncoder {
         });
         continue;
       }
-      if (body.length + 5 > MAX_RECORD_BYTES) {
-        const reason = `record of ${body.length + 5} bytes is over the ${MAX_RECORD_BYTES}-byte limit for one Kafka record`;
+      if (framed.length > MAX_RECORD_BYTES) {
+        const reason = `record of ${framed.length} bytes is over the ${MAX_RECORD_BYTES}-byte limit for one Kafka record`;
         into.rejected.push({ kind: kind.topic, topic, key: keyText(key), value: values[index], reason });
         continue;
       }
@@ -170,7 +172,7 @@ export class RecordEncoder {
         kind: kind.topic,
         topic,
         key: String(key),
-        value: Buffer.concat([writer.header, body]),
+        value: framed,
         timestamp: eventTime(value, kind.time, now),
       });
     }
