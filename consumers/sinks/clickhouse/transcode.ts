@@ -21,11 +21,12 @@
  * would not). The caller then takes the decode-then-encode path for that record, which gives
  * avsc's own verdict (a dead letter for bytes that do not decode) or avsc's own string.
  */
-import { isUtf8 } from 'node:buffer';
 import type avro from 'avsc';
 import type { SinkRecord } from '../../sink.ts';
-import { type RowBinaryWriter, type Write, writerFor } from './rowbinary.ts';
+import { cleanText, readLong, SAFE_LONG, state } from './avro-read.ts';
+import { RowBinaryWriter, type Write, writerFor } from './rowbinary.ts';
 import type { Column } from './schema.ts';
+import { type JsonTranscode, jsonTranscoderFor } from './transcode-json.ts';
 
 /** Writes one record's row from its wire-format bytes; false when the slow path must do it. */
 export type Transcode = (w: RowBinaryWriter, record: SinkRecord, bytes: Buffer) => boolean;
@@ -39,7 +40,7 @@ export interface FailedColumn {
 export const WIRE_HEADER = 5;
 
 /** The field kinds read in line; the rest is decoded by avsc. */
-type Kind = 'string' | 'long' | 'int' | 'boolean' | 'other';
+type Kind = 'string' | 'long' | 'int' | 'boolean' | 'json' | 'other';
 
 interface Field {
   name: string;
@@ -48,6 +49,34 @@ interface Field {
   nullIndex: number;
   /** The field's avsc type, for `other`. */
   type: avro.Type;
+  /** For `json`: writes the JSON text of the (non-null) value. */
+  json?: JsonTranscode;
+}
+
+/** Types schema.ts writes as JSON text (when their column is a String). */
+const JSON_TYPES = new Set(['record', 'map', 'array']);
+
+/**
+ * A field whose column holds JSON text (schema.ts: a record, a map, an array of non-scalars,
+ * maybe in a union with null) is transcoded to JSON (transcode-json.ts) when its column is a
+ * String in the table too and its type holds no bytes; otherwise it stays as it was read.
+ */
+function withJson(field: Field, column: Column, tableType: string | undefined): Field {
+  if (field.kind !== 'other') return field;
+  const jsonColumn = (t: string | undefined) => t === 'String' || t === 'Nullable(String)';
+  if (!jsonColumn(column.type) || !jsonColumn(tableType?.trim())) return field;
+  const branches = (field.type as unknown as { types?: avro.Type[] }).types;
+  let nullIndex = -1;
+  let inner = field.type;
+  if (field.type.typeName === 'union:unwrapped') {
+    nullIndex = branches?.length === 2 ? branches.findIndex((b) => b.typeName === 'null') : -1;
+    const other = branches?.[1 - nullIndex];
+    if (nullIndex < 0 || !other) return field;
+    inner = other;
+  }
+  if (!JSON_TYPES.has(inner.typeName)) return field;
+  const json = jsonTranscoderFor(inner);
+  return json ? { ...field, kind: 'json', nullIndex, json } : field;
 }
 
 function kindOf(type: avro.Type): Kind {
@@ -78,46 +107,6 @@ function fieldOf(field: { name: string; type: avro.Type }): Field {
   return { name: field.name, kind: kindOf(type), nullIndex: -1, type };
 }
 
-/** The end position of the last varint read by `readLong` (generated code reads it back). */
-const state = { p: 0 };
-
-/**
- * Reads a zigzag varint at pos exactly as avsc's Tap.readLong does (bytes past the end read
- * as 0, so the final length check catches them); the new position goes to `state.p`.
- */
-function readLong(buf: Buffer, start: number): number {
-  let pos = start;
-  let n = 0;
-  let k = 0;
-  let b: number;
-  let h: number;
-  do {
-    b = buf[pos++] as number;
-    h = b & 0x80;
-    n |= (b & 0x7f) << k;
-    k += 7;
-  } while (h && k < 28);
-  if (h) {
-    let f = n;
-    let fk = 268_435_456;
-    do {
-      b = buf[pos++] as number;
-      f += (b & 0x7f) * fk;
-      fk *= 128;
-    } while (b & 0x80);
-    state.p = pos;
-    return (f % 2 ? -(f + 1) : f) / 2;
-  }
-  state.p = pos;
-  return (n >> 1) ^ -(n & 1);
-}
-
-/** True when bytes a … e are text a copy keeps as it is: ASCII, or else valid UTF-8. */
-function cleanText(buf: Buffer, a: number, e: number): boolean {
-  for (let i = a; i < e; i++) if ((buf[i] as number) >= 0x80) return isUtf8(buf.subarray(a, e));
-  return true;
-}
-
 /** Copies bytes a … e as a RowBinary string: LEB128 length, then the bytes. */
 function copyString(w: RowBinaryWriter, buf: Buffer, a: number, e: number): void {
   const n = e - a;
@@ -135,9 +124,6 @@ function copyString(w: RowBinaryWriter, buf: Buffer, a: number, e: number): void
   w.pos = pos;
 }
 
-/** avsc's bound for a long it decodes without losing digits. */
-const SAFE_LONG = 9_007_199_254_740_990;
-
 /**
  * The transcoder for rows of the writer schema `type` (its schema.ts columns `columns`) into a
  * table with these columns (name → type, in the table's order); `metadata` writes the Kafka
@@ -153,10 +139,12 @@ export function transcoderFor(
 ): Transcode | undefined {
   const recordFields = (type as unknown as { fields?: { name: string; type: avro.Type }[] }).fields;
   if (type.typeName !== 'record' || !recordFields) return undefined;
-  const fields = recordFields.map(fieldOf);
   const byName = new Map(columns.map((c) => [c.name, c]));
   if (columns.some((c) => !table.has(c.name))) return undefined;
-  if (fields.some((f) => !byName.has(f.name))) return undefined;
+  if (recordFields.some((f) => !byName.has(f.name))) return undefined;
+  const fields = recordFields.map((f) =>
+    withJson(fieldOf(f), byName.get(f.name) as Column, table.get(f.name)),
+  );
   const fieldIndex = new Map(fields.map((f, i) => [f.name, i]));
 
   // Values the generated code refers to, by index: avsc types, natives, writers, metadata.
@@ -186,7 +174,7 @@ export function transcoderFor(
       );
       return;
     }
-    locals.push(field.kind === 'string' ? `a${i} = -1, e${i} = 0` : `x${i} = null`);
+    locals.push(field.kind === 'string' || field.kind === 'json' ? `a${i} = -1, e${i} = 0` : `x${i} = null`);
     let close = '';
     if (field.nullIndex >= 0) {
       readVarint();
@@ -209,6 +197,12 @@ export function transcoderFor(
         break;
       case 'boolean':
         emit(`x${i} = !!buf[p++];`);
+        break;
+      case 'json':
+        // Into the scratch buffer, copied in pass 2 like a string.
+        emit(
+          `a${i} = scratch.pos; p = ${ref(field.json)}(buf, p, scratch); if (p < 0) return false; e${i} = scratch.pos;`,
+        );
         break;
     }
     if (close) emit(close);
@@ -235,13 +229,17 @@ export function transcoderFor(
     } else {
       const field = fields[i] as Field;
       const t = columnType.trim();
-      if (field.kind === 'string' && (t === 'String' || t === 'Nullable(String)')) {
+      const from = field.kind === 'json' ? 'scratch.buf' : 'buf';
+      if (
+        (field.kind === 'string' || field.kind === 'json') &&
+        (t === 'String' || t === 'Nullable(String)')
+      ) {
         // The same bytes `native` (String(v)) and the String writer would give; null as the
         // writer writes it: Nullable's 1, or '' in a plain String column.
         const nullBytes =
           t === 'String' ? 'w.reserve(1); w.buf[w.pos++] = 0;' : 'w.reserve(1); w.buf[w.pos++] = 1;';
         const notNull = t === 'String' ? '' : 'w.reserve(1); w.buf[w.pos++] = 0; ';
-        emit(`if (a${i} < 0) { ${nullBytes} } else { ${notNull}copyString(w, buf, a${i}, e${i}); }`);
+        emit(`if (a${i} < 0) { ${nullBytes} } else { ${notNull}copyString(w, ${from}, a${i}, e${i}); }`);
       } else if (field.kind === 'string') {
         emit(`${ref(write)}(w, ${ref(column.native)}(a${i} < 0 ? null : buf.utf8Slice(a${i}, e${i})));`);
       } else {
@@ -255,13 +253,22 @@ export function transcoderFor(
   const body = [
     '"use strict";',
     'return function transcode(w, r, buf) {',
-    `const end = buf.length; let p = ${WIRE_HEADER}, b = 0, n = 0, d;`,
+    `const end = buf.length; let p = ${WIRE_HEADER}, b = 0, n = 0, d; scratch.pos = 0;`,
     locals.length > 0 ? `let ${locals.join(', ')};` : '',
     ...lines,
     '};',
   ].join('\n');
-  const make = new Function('R', 'readLong', 'state', 'cleanText', 'copyString', 'report', body) as (
-    ...args: unknown[]
-  ) => Transcode;
-  return make(refs, readLong, state, cleanText, copyString, report);
+  const make = new Function(
+    'R',
+    'readLong',
+    'state',
+    'cleanText',
+    'copyString',
+    'report',
+    'scratch',
+    body,
+  ) as (...args: unknown[]) => Transcode;
+  // JSON text is written here first (its length goes before it); one per transcoder, which
+  // runs synchronously, so never shared by two rows at once.
+  return make(refs, readLong, state, cleanText, copyString, report, new RowBinaryWriter(4096));
 }
