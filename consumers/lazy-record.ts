@@ -13,20 +13,22 @@ export class LazyRecord implements SinkRecord {
   readonly partition: number;
   readonly offset: bigint;
   readonly timestamp: number;
-  readonly key: string | null;
+  /** The Kafka key's bytes (the ClickHouse transcoder copies them; `key` is made when read). */
+  readonly keyBytes: Buffer | null;
   readonly schemaId: number;
   readonly schema: AvroRecordSchema;
   readonly bytes: number;
   readonly avro: Buffer;
   private readonly writer: WriterSchema;
   private decoded: Record<string, unknown> | undefined;
+  private keyText: string | null | undefined;
 
   constructor(
     topic: string,
     partition: number,
     offset: bigint,
     timestamp: number,
-    key: string | null,
+    keyBytes: Buffer | null,
     writer: WriterSchema,
     avro: Buffer,
   ) {
@@ -34,12 +36,18 @@ export class LazyRecord implements SinkRecord {
     this.partition = partition;
     this.offset = offset;
     this.timestamp = timestamp;
-    this.key = key;
+    this.keyBytes = keyBytes;
     this.writer = writer;
     this.schemaId = writer.id;
     this.schema = writer.schema;
     this.bytes = avro.length;
     this.avro = avro;
+  }
+
+  /** The key as UTF-8 text (made on first read). */
+  get key(): string | null {
+    if (this.keyText === undefined) this.keyText = this.keyBytes ? this.keyBytes.toString('utf8') : null;
+    return this.keyText;
   }
 
   /** The decoded value (decoded on first read; a PoisonError when the bytes do not decode). */

@@ -224,7 +224,7 @@ export class BatchWork {
             this.partition,
             offset,
             Number(message.timestamp),
-            message.key ? message.key.toString('utf8') : null,
+            message.key,
             writer,
             value,
           ),

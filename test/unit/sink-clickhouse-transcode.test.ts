@@ -62,7 +62,18 @@ function both(
   assert.ok(slowPlan && fastPlan?.transcode, 'a plan and a transcoder');
   const writer = { id: 7, schema, type };
   const meta = (i: number) =>
-    ['topic.x', i % 3, BigInt(1000 + i), 1_763_800_000_000 + i, i % 4 === 0 ? null : `k-${i}`] as const;
+    [
+      i % 5 === 0 ? 'topic.y' : 'topic.x',
+      i % 3,
+      BigInt(1000 + i),
+      1_763_800_000_000 + i,
+      // Keys as Kafka hands them over: bytes (not UTF-8: written as their decoded text).
+      i % 4 === 0
+        ? null
+        : i % 7 === 3
+          ? Buffer.from([0x6b, 0xff, i])
+          : Buffer.from(i % 2 ? `k-${i}` : `ké-${i}`),
+    ] as const;
   const slowRejected: Rejected[] = [];
   const slowRecords: SinkRecord[] = [];
   messages.forEach((bytes, i) => {
@@ -78,7 +89,18 @@ function both(
       });
       return;
     }
-    slowRecords.push({ topic, partition, offset, timestamp, key, value, schemaId: 7, schema, bytes: 1 });
+    const text = key === null ? null : key.toString('utf8');
+    slowRecords.push({
+      topic,
+      partition,
+      offset,
+      timestamp,
+      key: text,
+      value,
+      schemaId: 7,
+      schema,
+      bytes: 1,
+    });
   });
   const w1 = new RowBinaryWriter(16);
   const slowBody = encodeRows(w1, slowRecords, () => slowPlan, slowRejected);

@@ -222,7 +222,18 @@ export function transcoderFor(
     const meta = metadata[name];
     const column = byName.get(name);
     const i = fieldIndex.get(name);
-    if (meta) {
+    if (meta && name === '_key' && columnType.trim() === 'String') {
+      // A lazy record's key bytes, copied (when they are text a copy keeps as it is).
+      emit(
+        `{ const kb = r.keyBytes; if (kb && cleanText(kb, 0, kb.length)) copyString(w, kb, 0, kb.length); else ${ref(write)}(w, ${ref(meta)}(r)); }`,
+      );
+    } else if (meta && name === '_topic' && columnType.trim() === 'String') {
+      // The topic's bytes, encoded once per topic.
+      const topic = { name: '', bytes: Buffer.alloc(0) };
+      const t = ref(topic);
+      emit(`if (r.topic !== ${t}.name) { ${t}.name = r.topic; ${t}.bytes = Buffer.from(r.topic, 'utf8'); }`);
+      emit(`copyString(w, ${t}.bytes, 0, ${t}.bytes.length);`);
+    } else if (meta) {
       emit(`${ref(write)}(w, ${ref(meta)}(r));`);
     } else if (!column || i === undefined) {
       emit(`${ref(write)}(w, undefined);`);
