@@ -9,7 +9,6 @@
  * tables.ts; an insert refused for an unknown column reads the columns again.
  */
 
-import avro from 'avsc';
 import { PoisonError } from '../../../core/errors.ts';
 import type { Logger } from '../../../core/log.ts';
 import type { CoreConfig } from '../../../core/settings.ts';
@@ -46,6 +45,7 @@ import {
   unknownDatabase,
 } from './service.ts';
 import { Tables } from './tables.ts';
+import { WriterTypes } from './transcode.ts';
 
 export function detectCapabilities(version: string): Capabilities {
   const [major = 0, minor = 0] = version.split('.').map(Number);
@@ -91,8 +91,7 @@ export class ClickHouseSink implements Sink {
   private caps?: Capabilities;
   /** Columns per schema id; tables whose columns are known to hold a schema id. */
   private readonly columnsById = new Map<number, Column[]>();
-  /** avsc types per schema id, for the transcoders (built like the decoder's). */
-  private readonly typesById = new Map<number, avro.Type>();
+  private readonly types = new WriterTypes();
   private readonly tables: Tables;
   private baseReady = false;
   private readonly plans = new PlanCache();
@@ -286,7 +285,7 @@ export class ClickHouseSink implements Sink {
     await this.tables.insert(table, async () => {
       const described = this.tables.columns(table);
       if (!described) throw new SchemaChangedError(`the columns of ${table} are to be read again`);
-      const plans = this.plans.plansFor(table, described, schemas, this.typesFor(schemas, records));
+      const plans = this.plans.plansFor(table, described, schemas, this.types.of(records, schemas));
       if (!plans) {
         await this.insertJson(table, this.jsonItems(records, schemas, refused), refused);
         return;
@@ -318,29 +317,6 @@ export class ClickHouseSink implements Sink {
         this.writers.give(writer);
       }
     });
-  }
-
-  /**
-   * The avsc types of the chunk's schemas whose records carry Avro bytes (built once per id;
-   * a schema avsc cannot read has no transcoder, its records are decoded and encoded).
-   */
-  private typesFor(schemas: Map<number, Column[]>, records: SinkRecord[]): Map<number, avro.Type> {
-    const types = new Map<number, avro.Type>();
-    for (const record of records) {
-      const id = record.schemaId;
-      if (!record.avro || types.has(id) || !schemas.has(id)) continue;
-      let type = this.typesById.get(id);
-      if (!type) {
-        try {
-          type = avro.Type.forSchema(record.schema as avro.Schema);
-        } catch {
-          continue;
-        }
-        this.typesById.set(id, type);
-      }
-      types.set(id, type);
-    }
-    return types;
   }
 
   /** The JSONEachRow rows of the records (a value no column holds rejects its row). */

@@ -21,7 +21,7 @@
  * would not). The caller then takes the decode-then-encode path for that record, which gives
  * avsc's own verdict (a dead letter for bytes that do not decode) or avsc's own string.
  */
-import type avro from 'avsc';
+import avro from 'avsc';
 import type { SinkRecord } from '../../sink.ts';
 import { cleanText, readLong, SAFE_LONG, state } from './avro-read.ts';
 import { RowBinaryWriter, type Write, writerFor } from './rowbinary.ts';
@@ -282,4 +282,31 @@ export function transcoderFor(
   // JSON text is written here first (its length goes before it); one per transcoder, which
   // runs synchronously, so never shared by two rows at once.
   return make(refs, readLong, state, cleanText, copyString, report, new RowBinaryWriter(4096));
+}
+
+/** avsc types per writer schema id, built once (as the decoder builds them), for the transcoders. */
+export class WriterTypes {
+  private readonly byId = new Map<number, avro.Type | null>();
+
+  /**
+   * The types of the schemas in `schemas` whose records carry Avro bytes; none for a schema avsc
+   * cannot read (its records are decoded and encoded, and their errors are the decoder's).
+   */
+  of(records: SinkRecord[], schemas: Map<number, unknown>): Map<number, avro.Type> {
+    const types = new Map<number, avro.Type>();
+    for (const record of records) {
+      const id = record.schemaId;
+      if (!record.avro || types.has(id) || !schemas.has(id)) continue;
+      if (!this.byId.has(id)) {
+        try {
+          this.byId.set(id, avro.Type.forSchema(record.schema as avro.Schema));
+        } catch {
+          this.byId.set(id, null);
+        }
+      }
+      const type = this.byId.get(id);
+      if (type) types.set(id, type);
+    }
+    return types;
+  }
 }
