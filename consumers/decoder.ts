@@ -181,14 +181,7 @@ export class Decoder {
   }
 
   private read(schema: WriterSchema, bytes: Buffer): Decoded {
-    try {
-      return { schema, value: schema.type.fromBuffer(bytes.subarray(5)) as Record<string, unknown> };
-    } catch (error) {
-      throw new PoisonError(
-        'undecodable',
-        `Avro decoding with schema id ${schema.id} failed: ${(error as Error).message}`,
-      );
-    }
+    return { schema, value: decodeValue(schema, bytes) };
   }
 
   /** Decodes without waiting when the schema is known already; undefined when it must be fetched. */
@@ -201,5 +194,32 @@ export class Decoder {
   async decode(bytes: Buffer | null): Promise<Decoded> {
     this.check(bytes);
     return this.read(await this.schema(bytes.readInt32BE(1)), bytes);
+  }
+
+  /**
+   * The writer schema of a wire-format value without decoding it (for a sink that reads the
+   * Avro bytes itself), when the schema is known already; undefined when it must be fetched.
+   */
+  schemaKnown(bytes: Buffer | null): WriterSchema | undefined {
+    this.check(bytes);
+    return this.known.get(bytes.readInt32BE(1));
+  }
+
+  /** The writer schema of a wire-format value, fetched when needed; the value is not decoded. */
+  async schemaOf(bytes: Buffer | null): Promise<WriterSchema> {
+    this.check(bytes);
+    return this.schema(bytes.readInt32BE(1));
+  }
+}
+
+/** Decodes a wire-format value with its writer schema; bytes that do not decode are poison. */
+export function decodeValue(schema: WriterSchema, bytes: Buffer): Record<string, unknown> {
+  try {
+    return schema.type.fromBuffer(bytes.subarray(5)) as Record<string, unknown>;
+  } catch (error) {
+    throw new PoisonError(
+      'undecodable',
+      `Avro decoding with schema id ${schema.id} failed: ${(error as Error).message}`,
+    );
   }
 }

@@ -95,7 +95,8 @@ export class SinkRunner {
   private readonly m: SinkMetrics;
   private readonly options: RunnerOptions;
   private readonly kafka: Kafka;
-  private decoder: Pick<Decoder, 'decodeKnown' | 'decode'> & Partial<Pick<Decoder, 'probe'>>;
+  private decoder: Pick<Decoder, 'decodeKnown' | 'decode'> &
+    Partial<Pick<Decoder, 'probe' | 'schemaKnown' | 'schemaOf'>>;
   private dlq: Pick<DeadLetterQueue, 'topic' | 'connect' | 'send' | 'close'>;
   private readonly policy: RetryPolicy;
   private consumer?: Consumer;
@@ -142,6 +143,7 @@ export class SinkRunner {
   /** The runner as its batches see it (fields read at call time, so tests may swap them). */
   private batchHost(): BatchHost {
     const { sink, group, config, log } = this.options;
+    const decoder = () => this.decoder;
     return {
       sink,
       group,
@@ -154,6 +156,13 @@ export class SinkRunner {
       storedOffsets: this.stored,
       decodeKnown: (bytes): Decoded | undefined => this.decoder.decodeKnown(bytes),
       decode: (bytes) => this.decoder.decode(bytes),
+      // Read at call time like the others (tests swap the decoder for one without these).
+      get schemaKnown() {
+        return decoder().schemaKnown?.bind(decoder());
+      },
+      get schemaOf() {
+        return decoder().schemaOf?.bind(decoder());
+      },
       sendDeadLetters: (letters: DeadLetter[]) => this.dlq.send(letters),
       commit: async (topic, partition, next) => {
         await (this.consumer as Consumer).commitOffsets([{ topic, partition, offset: next.toString() }]);

@@ -29,7 +29,17 @@ export interface SinkRecord {
   schema: AvroRecordSchema;
   /** Size of the encoded value, for batch accounting. */
   bytes: number;
+  /**
+   * The value as it came from Kafka (Confluent wire format), when the runner left decoding to
+   * the sink (a sink that declares `lazyValues`): `value` is then decoded on first read, and
+   * that read throws a PoisonError for bytes that do not decode.
+   */
+  avro?: Buffer;
 }
+
+/** True for a tombstone (a record without a value), without decoding a lazy value. */
+export const isTombstone = (record: SinkRecord): boolean =>
+  record.avro === undefined && record.value === null;
 
 export interface AvroRecordSchema {
   type: 'record';
@@ -48,6 +58,8 @@ export const TOMBSTONE_SCHEMA: AvroRecordSchema = Object.freeze({
 export interface Rejected {
   record: SinkRecord;
   reason: string;
+  /** The dead letter's kind (default `bad_data`; `undecodable` for a lazy value that did not decode). */
+  kind?: string;
 }
 
 /** Records of one topic-partition, in offset order. */
@@ -81,6 +93,13 @@ export interface Sink {
    * latest-per-key view). Otherwise the runner sends them to the dead-letter topic.
    */
   readonly tombstones?: boolean;
+  /**
+   * True when the sink reads records' Avro bytes itself (`SinkRecord.avro`, e.g. straight into
+   * its insert format): the runner then only resolves each record's writer schema, and `value`
+   * is decoded when first read — a read that throws a PoisonError for bytes that do not
+   * decode, which the sink must turn into a rejected record (with the error's kind).
+   */
+  readonly lazyValues?: boolean;
   connect(): Promise<void>;
   /**
    * The highest offset the sink has stored for a partition of the group, if it keeps offsets

@@ -23,6 +23,7 @@ import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
 import { EXIT, FatalError, PoisonError } from '../../core/errors.ts';
 import { backoffMs, sleep } from '../../core/retry.ts';
 import type { DeadLetter } from '../../kafka/dead-letters.ts';
+import { LazyRecord } from '../lazy-record.ts';
 import { type Batch, type SinkRecord, TOMBSTONE_SCHEMA, type WriteResult } from '../sink.ts';
 import { decide, EndBatch, isRejoin } from './decisions.ts';
 import { type BatchHost, decodedSize, HEARTBEAT_TICK_MS } from './host.ts';
@@ -68,6 +69,8 @@ export class BatchWork {
   private ended: unknown;
   /** The group generation this batch belongs to: after a new join it commits nothing. */
   private readonly generation: number;
+  /** Set when the sink reads Avro bytes itself: records carry them, decoded only if read. */
+  private readonly lazy: Required<Pick<BatchHost, 'schemaKnown' | 'schemaOf'>> | undefined;
 
   constructor(host: BatchHost, payload: EachBatchPayload) {
     this.host = host;
@@ -78,6 +81,8 @@ export class BatchWork {
     this.highWatermark = BigInt(payload.batch.highWatermark);
     this.signal = AbortSignal.any([host.signal, this.abort.signal]);
     this.generation = host.generation();
+    const { schemaKnown, schemaOf } = host;
+    this.lazy = host.sink.lazyValues && schemaKnown && schemaOf ? { schemaKnown, schemaOf } : undefined;
   }
 
   /** Runs the batch: resolves once every record is stored (or dead-lettered) and committed. */
@@ -209,6 +214,25 @@ export class BatchWork {
       return;
     }
     try {
+      if (this.lazy) {
+        const { schemaKnown, schemaOf } = this.lazy;
+        const value = message.value;
+        const writer = schemaKnown(value) ?? (await this.op('fetching a schema', () => schemaOf(value)));
+        this.chunk.push(
+          new LazyRecord(
+            this.topic,
+            this.partition,
+            offset,
+            Number(message.timestamp),
+            message.key,
+            writer,
+            value,
+          ),
+        );
+        this.chunkBytes += bytes;
+        this.chunkMemory += decodedSize(bytes);
+        return;
+      }
       const decoded =
         this.host.decodeKnown(message.value) ??
         (await this.op('fetching a schema', () => this.host.decode(message.value)));
@@ -296,7 +320,7 @@ export class BatchWork {
       deadLetter: async (rejected) => {
         const fresh = rejected.filter((r) => !acknowledged.has(r.record.offset));
         for (const r of fresh) acknowledged.add(r.record.offset);
-        await this.send(fresh.map((r) => this.letter(r.record.offset, 'bad_data', r.reason)));
+        await this.send(fresh.map((r) => this.letter(r.record.offset, r.kind ?? 'bad_data', r.reason)));
       },
     };
     const started = process.hrtime.bigint();
@@ -325,8 +349,9 @@ export class BatchWork {
     m.flushSeconds.observe({ topic: this.topic }, Number(process.hrtime.bigint() - started) / 1e9);
     m.batches.inc({ topic: this.topic });
     m.recordsOut.inc({ topic: this.topic }, records.length - result.rejected.length);
-    for (const { record, reason } of result.rejected)
-      if (!acknowledged.has(record.offset)) this.pending.push(this.letter(record.offset, 'bad_data', reason));
+    for (const { record, reason, kind } of result.rejected)
+      if (!acknowledged.has(record.offset))
+        this.pending.push(this.letter(record.offset, kind ?? 'bad_data', reason));
     this.host.storedOffsets.set(this.tp, (records.at(-1) as SinkRecord).offset);
     // Rejected rows the sink did not hand over before storing its offset: send them before the commit.
     await this.sendPending();

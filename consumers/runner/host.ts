@@ -6,7 +6,7 @@ import type { Logger } from '../../core/log.ts';
 import type { RetryPolicy } from '../../core/retry.ts';
 import type { DeadLetter } from '../../kafka/dead-letters.ts';
 import type { SinkConfig } from '../config.ts';
-import type { Decoded } from '../decoder.ts';
+import type { Decoded, WriterSchema } from '../decoder.ts';
 import type { Sink } from '../sink.ts';
 import type { SinkMetrics } from '../sink-metrics.ts';
 
@@ -49,6 +49,13 @@ export interface BatchHost {
   readonly storedOffsets: Map<string, bigint | undefined>;
   decodeKnown(bytes: Buffer | null): Decoded | undefined;
   decode(bytes: Buffer | null): Promise<Decoded>;
+  /**
+   * For a sink with `lazyValues`: the writer schema of a value without decoding it, when known
+   * already (undefined: fetch it with `schemaOf`). Absent when the decoder cannot (then records
+   * are decoded as for any sink).
+   */
+  schemaKnown?(bytes: Buffer | null): WriterSchema | undefined;
+  schemaOf?(bytes: Buffer | null): Promise<WriterSchema>;
   /** One send to the dead-letter topic (resolves when the broker acknowledged it). */
   sendDeadLetters(letters: DeadLetter[]): Promise<void>;
   commit(topic: string, partition: number, next: bigint): Promise<void>;

@@ -304,3 +304,32 @@ test('defect 3: `chatstream sink clickhouse` with Kafka unreachable at start exi
   assert.doesNotMatch(result.stderr, /internal error/);
   assert.ok(Date.now() - started < 45_000, 'it exits soon after the start timeout');
 });
+
+test('Avro that does not decode reaches the ClickHouse sink as bytes (it transcodes them) and is dead-lettered as undecodable; the rows around it land', async () => {
+  const config = configFor();
+  const topic = uniqueName('run_lazy_poison');
+  const group = uniqueName('g');
+  await createTopic(config, topic, 1);
+  const id = await produceAvro(config, topic, SCHEMA, items(0, 20), (v) => String(v.id));
+  // The wire format's header with the registered schema id, then Avro that does not decode.
+  const header = Buffer.from([0, 0, 0, 0, 0]);
+  header.writeInt32BE(id, 1);
+  const good = Buffer.from([8, 0x69, 0x2d, 0x39, 0x39, 2]); // {id: "i-99", n: 1}
+  await produceRaw(config, topic, [
+    { key: 'truncated', value: Buffer.concat([header, good.subarray(0, 3)]) },
+    { key: 'trailing', value: Buffer.concat([header, good, Buffer.from([7])]) },
+    { key: 'negative-length', value: Buffer.concat([header, Buffer.from([3, 0x69, 2])]) },
+  ]);
+  await produceAvro(config, topic, SCHEMA, items(20, 20), (v) => String(v.id));
+  const { runner, fatal } = await start(config, topic, group);
+  await until('40 visible records', async () => (await visible(topic)) === 40);
+  await until('committed to the end', async () => (await committed(config, group, topic)) === 43);
+  const letters = await lettersOf(config, topic);
+  assert.deepEqual(letters.map((l) => [l.key, l.headers['dlq.kind']]).sort(), [
+    ['negative-length', 'undecodable'],
+    ['trailing', 'undecodable'],
+    ['truncated', 'undecodable'],
+  ]);
+  assert.deepEqual(fatal, []);
+  await stop(runner);
+});

@@ -8,9 +8,12 @@
  * taken back and the reason names the field. A table with a column type the writer does not
  * know (rowbinary.ts) has no plan: the sink writes it as JSONEachRow.
  */
-import type { Rejected, SinkRecord } from '../../sink.ts';
+import type avro from 'avsc';
+import { PoisonError } from '../../../core/errors.ts';
+import { isTombstone, type Rejected, type SinkRecord } from '../../sink.ts';
 import { RowBinaryWriter, type Write, writerFor } from './rowbinary.ts';
 import { type Column, recordTime } from './schema.ts';
+import { type Transcode, transcoderFor } from './transcode.ts';
 
 /** The Kafka metadata every row carries, as the RowBinary writer takes it. */
 const METADATA: Record<string, (r: SinkRecord) => unknown> = {
@@ -19,7 +22,13 @@ const METADATA: Record<string, (r: SinkRecord) => unknown> = {
   _offset: (r) => r.offset,
   _timestamp: (r) => recordTime(r.timestamp),
   _key: (r) => r.key ?? '',
-  _deleted: (r) => (r.value === null ? 1 : 0),
+  _deleted: (r) => (isTombstone(r) ? 1 : 0),
+};
+
+/** The metadata as the transcoder writes it: only records with a value are transcoded. */
+export const TRANSCODE_METADATA: Record<string, (r: SinkRecord) => unknown> = {
+  ...METADATA,
+  _deleted: () => 0,
 };
 
 /** How the rows of one schema are written into a table of known columns. */
@@ -29,13 +38,22 @@ export interface Plan {
   /** Writes one record's row; throws (with `failedColumn` set) on a value no column holds. */
   write(w: RowBinaryWriter, record: SinkRecord): void;
   failedColumn?: string;
+  /**
+   * Writes a record's row straight from its Avro bytes (transcode.ts), the same bytes as
+   * `write`; false when `write` must do it (bytes avsc refuses, text that is not UTF-8).
+   */
+  transcode?: Transcode;
 }
 
 /**
  * The plan for writing rows of a schema (its columns, from schema.ts) into a table with these
  * columns (name → type); undefined when a column type has no RowBinary writer here.
  */
-export function planRows(table: Map<string, string>, schemaColumns: Column[]): Plan | undefined {
+export function planRows(
+  table: Map<string, string>,
+  schemaColumns: Column[],
+  type?: avro.Type,
+): Plan | undefined {
   // A field the table lacks would be dropped silently (RowBinary names no fields): no plan, so
   // the chunk goes as JSONEachRow, whose "unknown field" makes the sink read the table again.
   if (schemaColumns.some((c) => !table.has(c.name))) return undefined;
@@ -60,6 +78,7 @@ export function planRows(table: Map<string, string>, schemaColumns: Column[]): P
   }
   const count = steps.length;
   const plan: Plan = {
+    transcode: undefined,
     columns: names,
     write(w, record) {
       let i = 0;
@@ -71,6 +90,7 @@ export function planRows(table: Map<string, string>, schemaColumns: Column[]): P
       }
     },
   };
+  if (type) plan.transcode = transcoderFor(type, schemaColumns, table, TRANSCODE_METADATA, plan);
   return plan;
 }
 
@@ -100,11 +120,20 @@ export function encodeRows(
     columns = plan.columns;
     const start = writer.pos;
     try {
-      plan.write(writer, record);
+      // The transcoder when it can; else (or when it gives the record back) decode and encode.
+      if (!(record.avro && plan.transcode?.(writer, record, record.avro))) {
+        writer.pos = start;
+        plan.write(writer, record);
+      }
       kept.push(record);
       starts.push(start);
     } catch (error) {
       writer.pos = start;
+      // A lazy value that does not decode: a dead letter of the decoder's kind.
+      if (error instanceof PoisonError) {
+        rejected.push({ record, reason: error.message, kind: error.kind });
+        continue;
+      }
       // A value no column holds (out of range: RangeError; not a number: SyntaxError from
       // BigInt) is this row's problem; anything else is a bug, and stops the sink.
       if (!(error instanceof RangeError || error instanceof SyntaxError)) throw error;
@@ -145,6 +174,7 @@ export class PlanCache {
     table: string,
     described: Map<string, string>,
     schemas: Map<number, Column[]>,
+    types?: Map<number, avro.Type>,
   ): Map<number, Plan> | undefined {
     let cached = this.tables.get(table);
     if (cached?.described !== described) {
@@ -153,7 +183,7 @@ export class PlanCache {
     }
     const plans = new Map<number, Plan>();
     for (const [id, columns] of [...schemas, [0, []] as [number, Column[]]]) {
-      if (!cached.plans.has(id)) cached.plans.set(id, planRows(described, columns));
+      if (!cached.plans.has(id)) cached.plans.set(id, planRows(described, columns, types?.get(id)));
       const plan = cached.plans.get(id);
       if (!plan) return undefined;
       plans.set(id, plan);

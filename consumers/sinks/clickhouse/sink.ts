@@ -13,7 +13,15 @@ import { PoisonError } from '../../../core/errors.ts';
 import type { Logger } from '../../../core/log.ts';
 import type { CoreConfig } from '../../../core/settings.ts';
 import { RECORD_KINDS } from '../../../schemas/catalog.ts';
-import type { AvroRecordSchema, Batch, Rejected, Sink, SinkRecord, WriteResult } from '../../sink.ts';
+import {
+  type AvroRecordSchema,
+  type Batch,
+  isTombstone,
+  type Rejected,
+  type Sink,
+  type SinkRecord,
+  type WriteResult,
+} from '../../sink.ts';
 import { type BinaryBody, encodeRows, type Plan, PlanCache, WriterPool } from './request.ts';
 import {
   type Capabilities,
@@ -37,6 +45,7 @@ import {
   unknownDatabase,
 } from './service.ts';
 import { Tables } from './tables.ts';
+import { WriterTypes } from './transcode.ts';
 
 export function detectCapabilities(version: string): Capabilities {
   const [major = 0, minor = 0] = version.split('.').map(Number);
@@ -73,6 +82,8 @@ export class ClickHouseSink implements Sink {
    * refused (dead letters).
    */
   readonly tombstones = true;
+  /** Records keep their Avro bytes: rows are transcoded from them (transcode.ts), not decoded. */
+  readonly lazyValues = true;
   private readonly service: ClickHouseService;
   private readonly database: string;
   private readonly topicPrefix: string;
@@ -80,6 +91,7 @@ export class ClickHouseSink implements Sink {
   private caps?: Capabilities;
   /** Columns per schema id; tables whose columns are known to hold a schema id. */
   private readonly columnsById = new Map<number, Column[]>();
+  private readonly types = new WriterTypes();
   private readonly tables: Tables;
   private baseReady = false;
   private readonly plans = new PlanCache();
@@ -273,7 +285,7 @@ export class ClickHouseSink implements Sink {
     await this.tables.insert(table, async () => {
       const described = this.tables.columns(table);
       if (!described) throw new SchemaChangedError(`the columns of ${table} are to be read again`);
-      const plans = this.plans.plansFor(table, described, schemas);
+      const plans = this.plans.plansFor(table, described, schemas, this.types.of(records, schemas));
       if (!plans) {
         await this.insertJson(table, this.jsonItems(records, schemas, refused), refused);
         return;
@@ -283,7 +295,7 @@ export class ClickHouseSink implements Sink {
         const body = encodeRows(
           writer,
           records,
-          (r) => plans.get(r.value === null ? 0 : r.schemaId) as Plan,
+          (r) => plans.get(isTombstone(r) ? 0 : r.schemaId) as Plan,
           refused,
         );
         if (attempt === 1 && body.records.length > 0) {
@@ -311,15 +323,16 @@ export class ClickHouseSink implements Sink {
   private jsonItems(records: SinkRecord[], schemas: Map<number, Column[]>, refused: Rejected[]): Item[] {
     const items: Item[] = [];
     for (const record of records) {
-      if (record.value === null) {
+      if (isTombstone(record)) {
         items.push({ record, row: { ...this.metadata(record), [DELETED_COLUMN.name]: 1 } });
         continue;
       }
       try {
-        items.push({ record, row: this.row(record, record.value, schemas.get(record.schemaId) ?? []) });
+        const value = record.value as Record<string, unknown>;
+        items.push({ record, row: this.row(record, value, schemas.get(record.schemaId) ?? []) });
       } catch (error) {
         if (!(error instanceof PoisonError)) throw error;
-        refused.push({ record, reason: error.message });
+        refused.push({ record, reason: error.message, kind: error.kind });
       }
     }
     return items;
@@ -333,7 +346,7 @@ export class ClickHouseSink implements Sink {
     const schemas = new Map<number, Column[]>();
     let tombstones = 0;
     for (const record of batch.records) {
-      if (record.value === null) {
+      if (isTombstone(record)) {
         if (policy.kind === 'latest' && policy.tombstones && record.key !== null) {
           records.push(record);
           tombstones += 1;
