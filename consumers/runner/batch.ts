@@ -21,21 +21,15 @@
  */
 import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
 import { EXIT, FatalError, PoisonError } from '../../core/errors.ts';
-import { backoffMs, sleep } from '../../core/retry.ts';
-import type { DeadLetter } from '../../kafka/dead-letters.ts';
 import { LazyRecord } from '../lazy-record.ts';
 import { type Batch, type SinkRecord, TOMBSTONE_SCHEMA, type WriteResult } from '../sink.ts';
-import { decide, EndBatch, isRejoin } from './decisions.ts';
-import { type BatchHost, decodedSize, HEARTBEAT_TICK_MS } from './host.ts';
-import { sendLetters } from './letters.ts';
+import { EndBatch } from './decisions.ts';
+import { type BatchHost, decodedSize } from './host.ts';
+import { BatchKeepalive } from './keepalive.ts';
+import { PartitionLetters } from './partition-letters.ts';
 
-/** Where a sink's dead letter came from, as headers. */
 /** A batch ends without writing because an earlier flush of its partition failed. */
 export class EarlierFlushFailed extends EndBatch {}
-
-function origin(topic: string, partition: number, offset: bigint): Record<string, string> {
-  return { 'dlq.topic': topic, 'dlq.partition': String(partition), 'dlq.offset': String(offset) };
-}
 
 export class BatchWork {
   private readonly host: BatchHost;
@@ -47,19 +41,19 @@ export class BatchWork {
   /** Aborted when a heartbeat reports a rebalance (or the runner stops). */
   private readonly abort = new AbortController();
   private readonly signal: AbortSignal;
-  private rejoin: unknown;
-  private beatInFlight = false;
+  /** Heartbeats, retries and the rebalance that ends the batch (keepalive.ts). */
+  private readonly keep: BatchKeepalive;
   private floor: bigint | undefined;
   private chunk: SinkRecord[] = [];
   private chunkBytes = 0;
   private chunkMemory = 0;
-  private pending: DeadLetter[] = [];
+  /** Dead letters not sent yet, and how they are made and sent (partition-letters.ts). */
+  private readonly letters: PartitionLetters;
   /** Records read since the last flush (added to the metric once per chunk). */
   private read = 0;
   /** The last offset fully handled (written, dead-lettered or already in the sink). */
   private handled: bigint | undefined;
   private committed: bigint | undefined;
-  private byOffset: Map<string, KafkaMessage> | undefined;
   /**
    * This batch's flush in flight (the chunk before the one being decoded): resolves to
    * undefined when it succeeded, to its error when it failed (it never rejects).
@@ -80,6 +74,19 @@ export class BatchWork {
     this.tp = `${this.topic}:${this.partition}`;
     this.highWatermark = BigInt(payload.batch.highWatermark);
     this.signal = AbortSignal.any([host.signal, this.abort.signal]);
+    this.letters = new PartitionLetters(host, payload.batch, (what, fn) => this.keep.op(what, fn));
+    this.keep = new BatchKeepalive({
+      host,
+      payload,
+      abort: this.abort,
+      signal: this.signal,
+      checkpoint: () => this.checkpoint(),
+      position: () => {
+        const first = this.payload.batch.messages[0];
+        if (this.committed !== undefined) return this.committed + 1n;
+        return first ? BigInt(first.offset) : undefined;
+      },
+    });
     this.generation = host.generation();
     const { schemaKnown, schemaOf } = host;
     this.lazy = host.sink.lazyValues && schemaKnown && schemaOf ? { schemaKnown, schemaOf } : undefined;
@@ -172,7 +179,7 @@ export class BatchWork {
   /** Throws when the batch must end now: the runner failed, the group is rebalancing, or a flush failed. */
   private checkpoint(): void {
     if (this.host.failed()) throw new EndBatch('the runner stopped on a fatal error');
-    if (this.rejoin !== undefined) throw this.rejoin;
+    if (this.keep.rejoin !== undefined) throw this.keep.rejoin;
     if (this.ended !== undefined) throw this.ended;
   }
 
@@ -187,7 +194,9 @@ export class BatchWork {
     if (!storedOffsets.has(this.tp))
       storedOffsets.set(
         this.tp,
-        await this.op('reading stored offsets', () => sink.storedOffset(group, this.topic, this.partition)),
+        await this.keep.op('reading stored offsets', () =>
+          sink.storedOffset(group, this.topic, this.partition),
+        ),
       );
     return storedOffsets.get(this.tp);
   }
@@ -217,7 +226,7 @@ export class BatchWork {
       if (this.lazy) {
         const { schemaKnown, schemaOf } = this.lazy;
         const value = message.value;
-        const writer = schemaKnown(value) ?? (await this.op('fetching a schema', () => schemaOf(value)));
+        const writer = schemaKnown(value) ?? (await this.keep.op('fetching a schema', () => schemaOf(value)));
         this.chunk.push(
           new LazyRecord(
             this.topic,
@@ -235,11 +244,11 @@ export class BatchWork {
       }
       const decoded =
         this.host.decodeKnown(message.value) ??
-        (await this.op('fetching a schema', () => this.host.decode(message.value)));
+        (await this.keep.op('fetching a schema', () => this.host.decode(message.value)));
       this.push(message, offset, bytes, decoded.value, decoded.schema.id, decoded.schema.schema);
     } catch (error) {
       if (!(error instanceof PoisonError)) throw error;
-      this.pending.push(this.letter(offset, error.kind, error.message, message));
+      this.letters.add(offset, error.kind, error.message, message);
     }
   }
 
@@ -250,7 +259,7 @@ export class BatchWork {
   private tombstone(message: KafkaMessage, offset: bigint): void {
     if (!this.host.sink.tombstones) {
       const reason = `a tombstone (null value); the ${this.host.sink.name} sink does not write deletes`;
-      this.pending.push(this.letter(offset, 'tombstone', reason, message));
+      this.letters.add(offset, 'tombstone', reason, message);
       return;
     }
     this.push(message, offset, 0, null, 0, TOMBSTONE_SCHEMA);
@@ -279,20 +288,6 @@ export class BatchWork {
     this.chunkMemory += decodedSize(bytes);
   }
 
-  private letter(offset: bigint, kind: string, reason: string, message?: KafkaMessage): DeadLetter {
-    if (!message) {
-      this.byOffset ??= new Map(this.payload.batch.messages.map((m) => [m.offset, m]));
-      message = this.byOffset.get(offset.toString());
-    }
-    return {
-      key: message?.key ?? null,
-      value: message?.value ?? null,
-      kind,
-      reason,
-      headers: origin(this.topic, this.partition, offset),
-    };
-  }
-
   /**
    * Writes a chunk, sends the dead letters, commits everything handled up to `upTo` (the last
    * offset read into the chunk; dead letters decoded meanwhile are later offsets, and going out
@@ -301,14 +296,14 @@ export class BatchWork {
   private async flush(part: SinkRecord[], upTo: bigint | undefined): Promise<void> {
     this.checkStale();
     if (part.length > 0) await this.write(part);
-    await this.sendPending();
+    await this.letters.sendPending();
     await this.commit(upTo);
-    await this.beat();
+    await this.keep.beat();
   }
 
   /** Writes records (their dead letters first); a PoisonError halves them until the bad rows are found. */
   private async write(records: SinkRecord[]): Promise<void> {
-    await this.sendPending();
+    await this.letters.sendPending();
     this.checkpoint();
     const { sink, group, m } = this.host;
     const acknowledged = new Set<bigint>();
@@ -320,19 +315,21 @@ export class BatchWork {
       deadLetter: async (rejected) => {
         const fresh = rejected.filter((r) => !acknowledged.has(r.record.offset));
         for (const r of fresh) acknowledged.add(r.record.offset);
-        await this.send(fresh.map((r) => this.letter(r.record.offset, r.kind ?? 'bad_data', r.reason)));
+        await this.letters.send(
+          fresh.map((r) => this.letters.letter(r.record.offset, r.kind ?? 'bad_data', r.reason)),
+        );
       },
     };
     const started = process.hrtime.bigint();
     let result: WriteResult;
     try {
-      result = await this.op(`writing to ${sink.name}`, () => sink.writeBatch(batch));
+      result = await this.keep.op(`writing to ${sink.name}`, () => sink.writeBatch(batch));
     } catch (error) {
       if (!(error instanceof PoisonError)) throw error;
       if (records.length === 1) {
         const [record] = records as [SinkRecord];
-        this.pending.push(this.letter(record.offset, error.kind, error.message));
-        await this.sendPending();
+        this.letters.add(record.offset, error.kind, error.message);
+        await this.letters.sendPending();
         return;
       }
       const half = Math.ceil(records.length / 2);
@@ -350,35 +347,10 @@ export class BatchWork {
     m.batches.inc({ topic: this.topic });
     m.recordsOut.inc({ topic: this.topic }, records.length - result.rejected.length);
     for (const { record, reason, kind } of result.rejected)
-      if (!acknowledged.has(record.offset))
-        this.pending.push(this.letter(record.offset, kind ?? 'bad_data', reason));
+      if (!acknowledged.has(record.offset)) this.letters.add(record.offset, kind ?? 'bad_data', reason);
     this.host.storedOffsets.set(this.tp, (records.at(-1) as SinkRecord).offset);
     // Rejected rows the sink did not hand over before storing its offset: send them before the commit.
-    await this.sendPending();
-  }
-
-  private async sendPending(): Promise<void> {
-    if (this.pending.length === 0) return;
-    const letters = this.pending;
-    this.pending = [];
-    await this.send(letters);
-  }
-
-  /** Sends letters in bounded chunks, each retried until acknowledged. */
-  private async send(letters: DeadLetter[]): Promise<void> {
-    if (letters.length === 0) return;
-    await sendLetters(letters, (chunk) =>
-      this.op('sending dead letters', () => this.host.sendDeadLetters(chunk)),
-    );
-    const counts = new Map<string, number>();
-    for (const { kind } of letters) counts.set(kind, (counts.get(kind) ?? 0) + 1);
-    for (const [kind, count] of counts) this.host.m.deadLetters.inc({ topic: this.topic, kind }, count);
-    this.host.log.warn('records sent to the dead-letter topic', {
-      topic: this.topic,
-      partition: this.partition,
-      count: letters.length,
-      first: letters[0]?.reason,
-    });
+    await this.letters.sendPending();
   }
 
   private async commit(upTo: bigint | undefined): Promise<void> {
@@ -391,93 +363,11 @@ export class BatchWork {
     sameGeneration();
     this.payload.resolveOffset(upTo.toString());
     // Checked again on every try: a retry after a back-off may come after a new join.
-    await this.op('committing offsets', () => {
+    await this.keep.op('committing offsets', () => {
       sameGeneration();
       return this.host.commit(this.topic, this.partition, upTo + 1n);
     });
     this.committed = upTo;
     this.host.setLag(this.topic, this.partition, this.highWatermark - upTo - 1n);
-  }
-
-  /**
-   * Runs fn, heartbeating while it runs; retries what is retriable (backing off, heartbeating,
-   * telling /health), and throws anything else for the caller to decide.
-   */
-  private async op<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    let since: number | undefined;
-    for (let attempt = 0; ; attempt++) {
-      this.checkpoint();
-      try {
-        const result = await this.beating(fn);
-        if (since !== undefined) this.host.waiting(this.topic, this.partition, undefined);
-        return result;
-      } catch (error) {
-        if (this.rejoin !== undefined) throw this.rejoin;
-        if (decide(error).action !== 'retry' || this.host.signal.aborted) throw error;
-        since ??= Date.now();
-        const waitMs = backoffMs(attempt, this.host.policy);
-        const message = (error as Error).message;
-        this.host.m.retries.inc({ sink: this.host.sink.name });
-        this.host.log.warn(`${what} failed; retrying`, {
-          topic: this.topic,
-          partition: this.partition,
-          attempt: attempt + 1,
-          waitMs,
-          error: message,
-        });
-        this.host.waiting(this.topic, this.partition, {
-          topic: this.topic,
-          partition: this.partition,
-          what,
-          since,
-          attempts: attempt + 1,
-          error: message,
-        });
-        await this.pause(waitMs);
-      }
-    }
-  }
-
-  /** Waits ms (less when the batch must end), heartbeating and re-reading the lag meanwhile. */
-  private async pause(ms: number): Promise<void> {
-    const until = Date.now() + ms;
-    const position = this.committed === undefined ? undefined : this.committed + 1n;
-    while (Date.now() < until && !this.signal.aborted) {
-      await sleep(Math.min(HEARTBEAT_TICK_MS, until - Date.now()), this.signal);
-      await this.beat();
-      const first = this.payload.batch.messages[0];
-      if (first) this.host.refreshLag(this.topic, this.partition, position ?? BigInt(first.offset));
-    }
-  }
-
-  private async beating<T>(fn: () => Promise<T>): Promise<T> {
-    const timer = setInterval(() => void this.beat(), HEARTBEAT_TICK_MS);
-    try {
-      return await fn();
-    } finally {
-      clearInterval(timer);
-    }
-  }
-
-  /** One heartbeat (unless one is in flight); a rebalance ends the batch, other failures wait for the next. */
-  private async beat(): Promise<void> {
-    if (this.beatInFlight || this.rejoin !== undefined) return;
-    this.beatInFlight = true;
-    try {
-      await this.payload.heartbeat();
-    } catch (error) {
-      if (isRejoin(error)) {
-        this.rejoin = error;
-        this.abort.abort();
-      } else {
-        this.host.log.debug('heartbeat failed; trying again at the next one', {
-          topic: this.topic,
-          partition: this.partition,
-          error: (error as Error).message,
-        });
-      }
-    } finally {
-      this.beatInFlight = false;
-    }
   }
 }
