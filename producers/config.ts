@@ -28,6 +28,13 @@ export const producerSettings = {
     description:
       'Pages that arrive while a transaction is in flight are committed together in the next one, up to this many records (a larger page is one transaction of its own).',
   }),
+  lingerMs: setting.int({
+    default: 100,
+    min: 0,
+    max: 60_000,
+    description:
+      "How long a source's page may wait for more pages before its transaction begins, when the source goes on fetching meanwhile (Freshchat's conversations and messages): fewer, larger transactions cost Kafka and chatstream less CPU per record. The transaction begins earlier once CHATSTREAM_PRODUCER_BATCH_MAX_RECORDS records are ready, when a page someone waits for is ready (a webhook, a step that needs its cursor), or on stop. 0: each transaction begins as soon as the previous one ends.",
+  }),
   transactionTimeoutMs: setting.int({
     default: 60_000,
     min: 1000,

@@ -42,6 +42,16 @@ export interface SourcePage {
   offsets?: { partition: SourcePartition; offset: SourceOffset | null }[];
 }
 
+export interface EmitOptions {
+  /**
+   * The caller goes on fetching without waiting for this page's commit (it hands over more
+   * pages meanwhile): the runtime may hold the page up to CHATSTREAM_PRODUCER_LINGER_MS so
+   * that the next pages share its transaction. Leave it off when the caller awaits the commit
+   * before fetching on: holding that page would only add the linger to every step.
+   */
+  linger?: boolean;
+}
+
 export interface SourceContext {
   /** The committed offset of a partition (after a restart: as read back from Kafka). */
   offset(partition: SourcePartition): SourceOffset | undefined;
@@ -51,7 +61,7 @@ export interface SourceContext {
    * Hands a page to the runtime; resolves once its records and offsets are committed. Retriable
    * failures are retried inside; it rejects only on a fatal error (the pass should end).
    */
-  emit(page: SourcePage): Promise<void>;
+  emit(page: SourcePage, options?: EmitOptions): Promise<void>;
   /** Aborted when the process stops: finish the page in hand and return. */
   signal: AbortSignal;
   log: Logger;

@@ -45,7 +45,7 @@ export class EmitWindow {
     while (this.inFlight.size >= this.size && this.failure === undefined) await Promise.race(this.inFlight);
     if (this.failure !== undefined) throw this.failure;
     const done: Promise<void> = this.runtime
-      .emit(page)
+      .emit(page, { linger: true })
       .then(onCommitted, (error: unknown) => {
         this.failure ??= error;
       })

@@ -25,7 +25,7 @@ import type { RecordKind } from '../../schemas/catalog.ts';
 import type { ContractMode } from '../../schemas/evolution.ts';
 import { createRegistryClient, registryPort } from '../../schemas/registry-client.ts';
 import { deadLetterTopicOf, offsetsTopicOf, type ProducerConfig, transactionalIdOf } from '../config.ts';
-import type { Source, SourceContext, SourcePage, SourceRecord } from '../source.ts';
+import type { EmitOptions, Source, SourceContext, SourcePage, SourceRecord } from '../source.ts';
 import { countRecords, MARKER, transactionMessages } from './batch.ts';
 import { type EncodeResult, RecordEncoder } from './encoder.ts';
 import { IdempotentWriter } from './idempotent.ts';
@@ -66,6 +66,10 @@ export interface SourceRunnerOptions {
 interface Pending {
   page: SourcePage;
   encoded?: EncodeResult;
+  /** Emitted with `linger`: it may wait up to the linger for more pages. Any other page is committed at once. */
+  lingers: boolean;
+  /** When it was encoded and became ready (Date.now()). */
+  readyAt?: number;
   resolve: () => void;
   reject: (error: Error) => void;
 }
@@ -86,6 +90,10 @@ export class SourceRunner {
   /** Pages encoded and waiting for a transaction, in emit order. */
   private readonly ready: Pending[] = [];
   private encodeChain: Promise<void> = Promise.resolve();
+  /** Records in `ready`. */
+  private readyRecords = 0;
+  /** Wakes a commit loop that lingers (more pages ready, or stop). */
+  private wake?: () => void;
   private committing?: Promise<void>;
   private pendingRecords = 0;
   private pendingPages = 0;
@@ -136,9 +144,23 @@ export class SourceRunner {
   /** Creates missing topics, fences any earlier instance, and reads the committed offsets back. */
   async start(): Promise<void> {
     const { config, kinds, log } = this.options;
-    await prepareTopics(config, kinds);
     const stop = this.stopping.signal;
-    await this.retry('initialising the transactional producer', () => this.writer.connect(), stop);
+    // Initialising the producer (which fences an earlier instance) needs none of our topics:
+    // it overlaps their creation, and only the offsets read-back waits for both.
+    const failed = new AbortController();
+    const connecting = this.retry(
+      'initialising the transactional producer',
+      () => this.writer.connect(),
+      AbortSignal.any([stop, failed.signal]),
+    );
+    try {
+      await prepareTopics(config, kinds);
+    } catch (error) {
+      failed.abort();
+      await connecting.catch(() => undefined);
+      throw error;
+    }
+    await connecting;
     this.offsetMap = this.transactional
       ? await this.retry(
           'reading source offsets',
@@ -196,7 +218,7 @@ export class SourceRunner {
     return {
       offset: (partition) => this.offsets.get(partition),
       offsets: (match) => this.offsets.matching(match),
-      emit: (page) => this.emit(page),
+      emit: (page, options) => this.emit(page, options),
       signal: this.stopping.signal,
       log: this.options.log,
     };
@@ -227,7 +249,7 @@ export class SourceRunner {
     if (stalled) return Promise.reject(new RetriableError(stalled));
     if (this.pendingRecords + page.records.length > limit && this.pendingRecords > 0)
       return Promise.reject(new RetriableError(`busy: ${this.pendingRecords} records are waiting for Kafka`));
-    const written = this.emit(page);
+    const written = this.enqueue(page, false);
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -239,8 +261,15 @@ export class SourceRunner {
     return Promise.race([written, late]).finally(() => clearTimeout(timer));
   }
 
-  /** Queues a page; resolves once its records and offsets are committed. */
-  emit(page: SourcePage): Promise<void> {
+  /**
+   * Queues a page; resolves once its records and offsets are committed. With `linger` its
+   * transaction may wait up to CHATSTREAM_PRODUCER_LINGER_MS for more pages to share it.
+   */
+  emit(page: SourcePage, options: EmitOptions = {}): Promise<void> {
+    return this.enqueue(page, options.linger === true);
+  }
+
+  private enqueue(page: SourcePage, lingers: boolean): Promise<void> {
     if (this.fatal) return Promise.reject(this.fatal);
     // Its records and cursor are not written: the next run fetches them again from the cursors.
     if (this.closed)
@@ -248,7 +277,7 @@ export class SourceRunner {
     if (!this.transactional && page.offsets?.length)
       return Promise.reject(new Error('a source with idempotent delivery cannot commit offsets'));
     return new Promise<void>((resolve, reject) => {
-      const pending: Pending = { page, resolve, reject };
+      const pending: Pending = { page, lingers, resolve, reject };
       this.pendingRecords += page.records.length;
       if (this.pendingPages++ === 0) this.waitingSince = Date.now();
       this.m.pending.set({ source: this.name }, this.pendingRecords);
@@ -278,8 +307,11 @@ export class SourceRunner {
       this.settle([pending], error as Error);
       return;
     }
+    pending.readyAt = Date.now();
     this.ready.push(pending);
+    this.readyRecords += pending.page.records.length;
     this.kick();
+    this.wake?.();
   }
 
   /**
@@ -298,6 +330,7 @@ export class SourceRunner {
   private async commitLoop(): Promise<void> {
     const max = this.options.config.producer.batchMaxRecords;
     while (this.ready.length > 0) {
+      await this.linger(max);
       const batch: Pending[] = [];
       let records = 0;
       while (
@@ -308,6 +341,7 @@ export class SourceRunner {
         records += next.page.records.length;
         batch.push(next);
       }
+      this.readyRecords -= records;
       // After a fatal error nothing more is committed: a fenced writer must not come back.
       if (this.fatal) {
         this.settle(batch, this.fatal);
@@ -319,6 +353,32 @@ export class SourceRunner {
       } catch (error) {
         this.settle(batch, error as Error);
       }
+    }
+  }
+
+  /**
+   * Lets the oldest ready page wait for more, up to the linger: each transaction costs the
+   * broker and the client a fixed amount of CPU (a request per step, a marker per partition
+   * touched), so fewer, larger transactions leave more CPU for the records. It ends at once
+   * when `max` records are ready, a page without `linger` is ready (its caller waits for the
+   * commit: a push source's sender, a step that needs its cursor), a stop began, or a fatal
+   * error stopped the runner.
+   */
+  private async linger(max: number): Promise<void> {
+    const lingerMs = this.options.config.producer.lingerMs;
+    for (;;) {
+      const oldest = this.ready[0];
+      if (!oldest || this.readyRecords >= max || this.fatal || this.stopping.signal.aborted) return;
+      if (this.ready.some((p) => !p.lingers)) return;
+      const left = (oldest.readyAt ?? 0) + lingerMs - Date.now();
+      if (left <= 0) return;
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        timer = setTimeout(resolve, left);
+      });
+      clearTimeout(timer);
+      this.wake = undefined;
     }
   }
 
@@ -408,6 +468,7 @@ export class SourceRunner {
   /** Stops: sources see the abort; pages in hand are committed within the grace period. */
   async stop(): Promise<void> {
     this.stopping.abort();
+    this.wake?.(); // a lingering commit begins now
     const timer = setTimeout(() => this.grace.abort(), this.options.stopGraceMs ?? 10_000);
     try {
       // A source may still hand over the page it had in hand after the abort: wait until
