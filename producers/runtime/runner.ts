@@ -144,23 +144,9 @@ export class SourceRunner {
   /** Creates missing topics, fences any earlier instance, and reads the committed offsets back. */
   async start(): Promise<void> {
     const { config, kinds, log } = this.options;
+    await prepareTopics(config, kinds);
     const stop = this.stopping.signal;
-    // Initialising the producer (which fences an earlier instance) needs none of our topics:
-    // it overlaps their creation, and only the offsets read-back waits for both.
-    const failed = new AbortController();
-    const connecting = this.retry(
-      'initialising the transactional producer',
-      () => this.writer.connect(),
-      AbortSignal.any([stop, failed.signal]),
-    );
-    try {
-      await prepareTopics(config, kinds);
-    } catch (error) {
-      failed.abort();
-      await connecting.catch(() => undefined);
-      throw error;
-    }
-    await connecting;
+    await this.retry('initialising the transactional producer', () => this.writer.connect(), stop);
     this.offsetMap = this.transactional
       ? await this.retry(
           'reading source offsets',

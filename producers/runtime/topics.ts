@@ -1,7 +1,6 @@
 /**
  * The topics a source needs before it writes: its record kinds' topics, the dead-letter topic
- * and the offsets topic, created with their settings when missing (side by side: start-up
- * waits for one round of creation, not three). Kafka out of reach here is
+ * and the offsets topic, created with their settings when missing. Kafka out of reach here is
  * a service failure (exit 5) naming the setting; refused credentials or certificates exit 3.
  */
 import { isChatstreamError, ServiceError } from '../../core/errors.ts';
@@ -14,21 +13,15 @@ import { ensureOffsetsTopic } from './offsets.ts';
 
 export async function prepareTopics(config: ProducerConfig, kinds: RecordKind[]): Promise<void> {
   try {
-    // The three are independent: created side by side, each waiting for its own leaders.
     await withAdmin(config, async (admin) => {
-      await Promise.all([
-        ensureTopics(admin, config, kinds),
-        ensureDeadLetterTopic(admin, config, deadLetterTopicOf(config)),
-        admin
-          .describeCluster()
-          .then(({ brokers }) =>
-            ensureOffsetsTopic(
-              admin,
-              offsetsTopicOf(config),
-              config.kafka.replicationFactor || Math.min(3, brokers.length),
-            ),
-          ),
-      ]);
+      await ensureTopics(admin, config, kinds);
+      await ensureDeadLetterTopic(admin, config, deadLetterTopicOf(config));
+      const brokers = (await admin.describeCluster()).brokers.length;
+      await ensureOffsetsTopic(
+        admin,
+        offsetsTopicOf(config),
+        config.kafka.replicationFactor || Math.min(3, brokers),
+      );
     });
   } catch (error) {
     if (isChatstreamError(error)) throw error; // a setting (credentials, certificate) already named
