@@ -33,7 +33,7 @@ export const producerSettings = {
     min: 0,
     max: 60_000,
     description:
-      "How long a source's page may wait for more pages before its transaction begins, when the source goes on fetching meanwhile (Freshchat's conversations and messages): fewer, larger transactions cost Kafka and chatstream less CPU per record. The transaction begins earlier once CHATSTREAM_PRODUCER_BATCH_MAX_RECORDS records are ready, when a page someone waits for is ready (a webhook, a step that needs its cursor), or on stop. 0: each transaction begins as soon as the previous one ends.",
+      "How long a source's page may wait for more pages before its transaction begins, when the source goes on fetching meanwhile (Freshchat's conversations and messages): fewer, larger transactions cost Kafka and chatstream less CPU per record. The transaction begins earlier once CHATSTREAM_PRODUCER_BATCH_MAX_RECORDS records are ready, when a page someone waits for is ready (a step that needs its cursor), when the source is about to wait for its lingering pages (a full window of conversations, the end of a step), after a fatal error, or on stop. 0: each transaction begins as soon as the previous one ends.",
   }),
   transactionTimeoutMs: setting.int({
     default: 60_000,

@@ -62,6 +62,11 @@ export interface SourceContext {
    * failures are retried inside; it rejects only on a fatal error (the pass should end).
    */
   emit(page: SourcePage, options?: EmitOptions): Promise<void>;
+  /**
+   * Ends the linger of every page emitted so far: the caller is about to wait for their commit
+   * (a full window of emits, or the end of a step), so holding them would only add the linger.
+   */
+  flush?(): void;
   /** Aborted when the process stops: finish the page in hand and return. */
   signal: AbortSignal;
   log: Logger;

@@ -42,7 +42,10 @@ export class EmitWindow {
   }
 
   async emit(page: SourcePage, onCommitted?: () => void): Promise<void> {
-    while (this.inFlight.size >= this.size && this.failure === undefined) await Promise.race(this.inFlight);
+    while (this.inFlight.size >= this.size && this.failure === undefined) {
+      this.runtime.flush?.(); // waiting for the oldest: its linger would only add to the wait
+      await Promise.race(this.inFlight);
+    }
     if (this.failure !== undefined) throw this.failure;
     const done: Promise<void> = this.runtime
       .emit(page, { linger: true })
@@ -54,6 +57,7 @@ export class EmitWindow {
   }
 
   async drain(): Promise<void> {
+    if (this.inFlight.size > 0) this.runtime.flush?.();
     while (this.inFlight.size > 0) await Promise.race(this.inFlight);
     if (this.failure !== undefined) throw this.failure;
   }

@@ -70,6 +70,8 @@ interface Pending {
   lingers: boolean;
   /** When it was encoded and became ready (Date.now()). */
   readyAt?: number;
+  /** Its place in emit order (1, 2, …): flush() ends the linger of pages up to a place. */
+  seq: number;
   resolve: () => void;
   reject: (error: Error) => void;
 }
@@ -92,8 +94,11 @@ export class SourceRunner {
   private encodeChain: Promise<void> = Promise.resolve();
   /** Records in `ready`. */
   private readyRecords = 0;
-  /** Wakes a commit loop that lingers (more pages ready, or stop). */
+  /** Wakes a commit loop that lingers (more pages ready, a flush, a fatal error, or stop). */
   private wake?: () => void;
+  /** Pages emitted so far, and the last of them whose linger a flush() ended. */
+  private emitted = 0;
+  private flushedUpTo = 0;
   private committing?: Promise<void>;
   private pendingRecords = 0;
   private pendingPages = 0;
@@ -205,6 +210,7 @@ export class SourceRunner {
       offset: (partition) => this.offsets.get(partition),
       offsets: (match) => this.offsets.matching(match),
       emit: (page, options) => this.emit(page, options),
+      flush: () => this.flush(),
       signal: this.stopping.signal,
       log: this.options.log,
     };
@@ -255,6 +261,12 @@ export class SourceRunner {
     return this.enqueue(page, options.linger === true);
   }
 
+  /** Ends the linger of every page emitted so far (their caller is about to wait for them). */
+  flush(): void {
+    this.flushedUpTo = this.emitted;
+    this.wake?.();
+  }
+
   private enqueue(page: SourcePage, lingers: boolean): Promise<void> {
     if (this.fatal) return Promise.reject(this.fatal);
     // Its records and cursor are not written: the next run fetches them again from the cursors.
@@ -263,7 +275,7 @@ export class SourceRunner {
     if (!this.transactional && page.offsets?.length)
       return Promise.reject(new Error('a source with idempotent delivery cannot commit offsets'));
     return new Promise<void>((resolve, reject) => {
-      const pending: Pending = { page, lingers, resolve, reject };
+      const pending: Pending = { page, lingers, seq: ++this.emitted, resolve, reject };
       this.pendingRecords += page.records.length;
       if (this.pendingPages++ === 0) this.waitingSince = Date.now();
       this.m.pending.set({ source: this.name }, this.pendingRecords);
@@ -347,14 +359,15 @@ export class SourceRunner {
    * broker and the client a fixed amount of CPU (a request per step, a marker per partition
    * touched), so fewer, larger transactions leave more CPU for the records. It ends at once
    * when `max` records are ready, a page without `linger` is ready (its caller waits for the
-   * commit: a push source's sender, a step that needs its cursor), a stop began, or a fatal
-   * error stopped the runner.
+   * commit: a push source's sender, a step that needs its cursor), the source flushed the
+   * pages (it is about to wait for them), a stop began, or a fatal error stopped the runner.
    */
   private async linger(max: number): Promise<void> {
     const lingerMs = this.options.config.producer.lingerMs;
     for (;;) {
       const oldest = this.ready[0];
       if (!oldest || this.readyRecords >= max || this.fatal || this.stopping.signal.aborted) return;
+      if (oldest.seq <= this.flushedUpTo) return;
       if (this.ready.some((p) => !p.lingers)) return;
       const left = (oldest.readyAt ?? 0) + lingerMs - Date.now();
       if (left <= 0) return;
@@ -381,6 +394,7 @@ export class SourceRunner {
       this.fatal = error;
       this.options.log.error('source stopped by a fatal error', { source: this.name, error: error.message });
       for (const listener of this.fatalListeners.splice(0)) listener(error);
+      this.wake?.(); // a lingering page is refused now, not at the end of its linger
     }
   }
 

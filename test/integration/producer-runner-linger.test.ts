@@ -1,8 +1,8 @@
 /**
  * The producer runtime's linger (CHATSTREAM_PRODUCER_LINGER_MS), on the real stack: pages
  * emitted with `linger` wait for the next ones and share one transaction; a page someone waits
- * for (no `linger`) or a stop ends the wait at once, so the linger never holds a caller that
- * waits. The linger is set far longer than the test may take, so "at once" cannot be luck.
+ * for (no `linger`), a flush (a Freshchat step waiting on its window of emits) or a stop ends
+ * the wait at once, so the linger never holds a caller that waits. The linger is set far longer than the test may take, so "at once" cannot be luck.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -10,7 +10,9 @@ import { Registry } from 'prom-client';
 import { createLogger } from '../../core/log.ts';
 import { FRESHCHAT_KINDS } from '../../producers/freshchat/poller.ts';
 import { FreshchatSimulator } from '../../producers/freshchat/simulator/index.ts';
+import { EmitWindow } from '../../producers/freshchat/sync-context.ts';
 import { SourceRunner } from '../../producers/runtime/runner.ts';
+import type { SourceContext } from '../../producers/source.ts';
 import { configOf, freshchatEnv, recordsOf } from '../helpers/freshchat.ts';
 
 const LINGER_MS = 60_000;
@@ -88,6 +90,36 @@ test('a stop commits a lingering page at once', { timeout: 120_000 }, async () =
     assert.deepEqual(
       (await recordsOf(env, 'freshchat.users')).map((r) => r.key),
       [String(users[0]?.id)],
+    );
+  });
+});
+
+test('a window of lingering emits that is full, and its drain, end the linger at once', {
+  timeout: 120_000,
+}, async () => {
+  await withRunner(43, async (runner, users, metrics, env) => {
+    // What EmitWindow uses of the runtime (the Freshchat conversations step's window).
+    const runtime = {
+      emit: (page, options) => runner.emit(page, options),
+      flush: () => runner.flush(),
+    } as Pick<SourceContext, 'emit' | 'flush'> as SourceContext;
+    const window = new EmitWindow(runtime, 2);
+    const started = Date.now();
+    for (const user of users.slice(0, 5))
+      await window.emit({ records: [{ kind: 'freshchat.users', value: user as Record<string, unknown> }] });
+    await window.drain();
+    assert.ok(
+      Date.now() - started < LINGER_MS / 2,
+      `the window waited for the linger (${Date.now() - started} ms)`,
+    );
+    assert.ok((await transactions(metrics)) >= 2, 'the full window committed before the drain');
+    const keys = (await recordsOf(env, 'freshchat.users')).map((r) => r.key).sort();
+    assert.deepEqual(
+      keys,
+      users
+        .slice(0, 5)
+        .map((u) => String(u.id))
+        .sort(),
     );
   });
 });
