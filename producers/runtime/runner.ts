@@ -7,7 +7,7 @@
  * transaction is in flight are committed together in the next one (group commit), so a busy
  * source writes few, large transactions. Each transaction holds the pages' records, their dead
  * letters, the offsets they move and a marker naming the transaction — the marker settles a
- * commit whose answer was lost (batch.ts). Retriable failures are retried here with back-off,
+ * commit whose answer was lost (commit.ts). Retriable failures are retried here with back-off,
  * for as long as it takes (a stop gives them a bounded grace); emit rejects only on a fatal
  * error, which also stops the runner for good.
  *
@@ -17,7 +17,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import { EXIT, FatalError, RetriableError } from '../../core/errors.ts';
+import { FatalError, RetriableError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import { type RetryPolicy, withRetries } from '../../core/retry.ts';
 import { createKafka } from '../../kafka/client.ts';
@@ -26,13 +26,15 @@ import type { ContractMode } from '../../schemas/evolution.ts';
 import { createRegistryClient, registryPort } from '../../schemas/registry-client.ts';
 import { deadLetterTopicOf, offsetsTopicOf, type ProducerConfig, transactionalIdOf } from '../config.ts';
 import type { EmitOptions, Source, SourceContext, SourcePage, SourceRecord } from '../source.ts';
-import { countRecords, MARKER, transactionMessages } from './batch.ts';
+import { countRecords, transactionMessages } from './batch.ts';
+import { commitExactlyOnce, markerCommitted } from './commit.ts';
 import { type EncodeResult, RecordEncoder } from './encoder.ts';
 import { IdempotentWriter } from './idempotent.ts';
 import { recordCommit, type SourceMetrics, sourceMetrics } from './metrics.ts';
 import { loadOffsets, OffsetMap } from './offsets.ts';
+import { type ReadyPage, ReadyQueue } from './ready.ts';
 import { prepareTopics } from './topics.ts';
-import { AmbiguousCommitError, TransactionalWriter, TransactionTimeoutError } from './transactions.ts';
+import { TransactionalWriter } from './transactions.ts';
 
 export interface SourceRunnerOptions {
   config: ProducerConfig;
@@ -63,15 +65,8 @@ export interface SourceRunnerOptions {
   retryMaxMs?: number;
 }
 
-interface Pending {
-  page: SourcePage;
+interface Pending extends ReadyPage {
   encoded?: EncodeResult;
-  /** Emitted with `linger`: it may wait up to the linger for more pages. Any other page is committed at once. */
-  lingers: boolean;
-  /** When it was encoded and became ready (Date.now()). */
-  readyAt?: number;
-  /** Its place in emit order (1, 2, …): flush() ends the linger of pages up to a place. */
-  seq: number;
   resolve: () => void;
   reject: (error: Error) => void;
 }
@@ -89,16 +84,11 @@ export class SourceRunner {
   /** Aborted a grace period after stop: retries of the pages in hand end there. */
   private readonly grace = new AbortController();
   private offsetMap?: OffsetMap;
-  /** Pages encoded and waiting for a transaction, in emit order. */
-  private readonly ready: Pending[] = [];
+  /** Pages encoded and waiting for a transaction, in emit order, and their linger (ready.ts). */
+  private readonly ready = new ReadyQueue<Pending>();
   private encodeChain: Promise<void> = Promise.resolve();
-  /** Records in `ready`. */
-  private readyRecords = 0;
-  /** Wakes a commit loop that lingers (more pages ready, a flush, a fatal error, or stop). */
-  private wake?: () => void;
-  /** Pages emitted so far, and the last of them whose linger a flush() ended. */
+  /** Pages emitted so far (each page's place in emit order). */
   private emitted = 0;
-  private flushedUpTo = 0;
   private committing?: Promise<void>;
   private pendingRecords = 0;
   private pendingPages = 0;
@@ -263,8 +253,7 @@ export class SourceRunner {
 
   /** Ends the linger of every page emitted so far (their caller is about to wait for them). */
   flush(): void {
-    this.flushedUpTo = this.emitted;
-    this.wake?.();
+    this.ready.flush(this.emitted);
   }
 
   private enqueue(page: SourcePage, lingers: boolean): Promise<void> {
@@ -305,11 +294,8 @@ export class SourceRunner {
       this.settle([pending], error as Error);
       return;
     }
-    pending.readyAt = Date.now();
     this.ready.push(pending);
-    this.readyRecords += pending.page.records.length;
     this.kick();
-    this.wake?.();
   }
 
   /**
@@ -328,18 +314,10 @@ export class SourceRunner {
   private async commitLoop(): Promise<void> {
     const max = this.options.config.producer.batchMaxRecords;
     while (this.ready.length > 0) {
-      await this.linger(max);
-      const batch: Pending[] = [];
-      let records = 0;
-      while (
-        this.ready.length > 0 &&
-        (batch.length === 0 || records + (this.ready[0]?.page.records.length ?? 0) <= max)
-      ) {
-        const next = this.ready.shift() as Pending;
-        records += next.page.records.length;
-        batch.push(next);
-      }
-      this.readyRecords -= records;
+      await this.ready.linger(max, this.options.config.producer.lingerMs, () =>
+        Boolean(this.fatal || this.stopping.signal.aborted),
+      );
+      const batch = this.ready.take(max);
       // After a fatal error nothing more is committed: a fenced writer must not come back.
       if (this.fatal) {
         this.settle(batch, this.fatal);
@@ -351,33 +329,6 @@ export class SourceRunner {
       } catch (error) {
         this.settle(batch, error as Error);
       }
-    }
-  }
-
-  /**
-   * Lets the oldest ready page wait for more, up to the linger: each transaction costs the
-   * broker and the client a fixed amount of CPU (a request per step, a marker per partition
-   * touched), so fewer, larger transactions leave more CPU for the records. It ends at once
-   * when `max` records are ready, a page without `linger` is ready (its caller waits for the
-   * commit: a push source's sender, a step that needs its cursor), the source flushed the
-   * pages (it is about to wait for them), a stop began, or a fatal error stopped the runner.
-   */
-  private async linger(max: number): Promise<void> {
-    const lingerMs = this.options.config.producer.lingerMs;
-    for (;;) {
-      const oldest = this.ready[0];
-      if (!oldest || this.readyRecords >= max || this.fatal || this.stopping.signal.aborted) return;
-      if (oldest.seq <= this.flushedUpTo) return;
-      if (this.ready.some((p) => !p.lingers)) return;
-      const left = (oldest.readyAt ?? 0) + lingerMs - Date.now();
-      if (left <= 0) return;
-      let timer: NodeJS.Timeout | undefined;
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        timer = setTimeout(resolve, left);
-      });
-      clearTimeout(timer);
-      this.wake = undefined;
     }
   }
 
@@ -394,81 +345,39 @@ export class SourceRunner {
       this.fatal = error;
       this.options.log.error('source stopped by a fatal error', { source: this.name, error: error.message });
       for (const listener of this.fatalListeners.splice(0)) listener(error);
-      this.wake?.(); // a lingering page is refused now, not at the end of its linger
+      this.ready.wake(); // a lingering page is refused now, not at the end of its linger
     }
   }
 
   /** The whole batch in one transaction, retried until it is committed (exactly once). */
   private async commitBatch(batch: Pending[]): Promise<void> {
     const id = randomUUID();
-    const { config } = this.options;
-    const messages = transactionMessages(
-      this.offsetSource,
-      batch,
-      { offsets: offsetsTopicOf(config), deadLetters: deadLetterTopicOf(config) },
-      this.transactional ? id : undefined,
-    );
+    const { config, log } = this.options;
+    const offsetsTopic = offsetsTopicOf(config);
     const started = process.hrtime.bigint();
-    /** Set when a commit's answer was lost: before sending again, find out whether it happened. */
-    let uncertain: AmbiguousCommitError | undefined;
-    let timeouts = 0;
-    await this.retry(
-      'committing a transaction',
-      async () => {
-        if (uncertain) {
-          if (await this.committed(id)) {
-            this.options.log.info('the commit had gone through; not sending it again', { transaction: id });
-            if (this.writer instanceof TransactionalWriter) this.writer.confirmed(uncertain.written);
-            return;
-          }
-          uncertain = undefined;
-        }
-        try {
-          await this.writer.commit(messages);
-        } catch (error) {
-          if (error instanceof AmbiguousCommitError) uncertain = error;
-          // Twice too slow for the transaction timeout: it will not get faster by retrying.
-          if (error instanceof TransactionTimeoutError && ++timeouts >= 2)
-            throw new FatalError(
-              `a transaction of ${countRecords(batch)} records outlived the transaction timeout twice`,
-              {
-                code: 'TRANSACTION_TIMEOUT',
-                exitCode: EXIT.config,
-                hint: 'raise CHATSTREAM_PRODUCER_TRANSACTION_TIMEOUT_MS, or make pages smaller (e.g. FRESHCHAT_REPORT_WINDOW_HOURS)',
-                cause: error,
-              },
-            );
-          throw error;
-        }
-      },
-      this.grace.signal,
-    );
+    await commitExactlyOnce({
+      writer: this.writer,
+      messages: transactionMessages(
+        this.offsetSource,
+        batch,
+        { offsets: offsetsTopic, deadLetters: deadLetterTopicOf(config) },
+        this.transactional ? id : undefined,
+      ),
+      id,
+      records: countRecords(batch),
+      retry: (what, fn) => this.retry(what, fn, this.grace.signal),
+      committed: () => markerCommitted(this.writer, this.kafka, offsetsTopic, this.offsetSource, id, log),
+      log,
+    });
     this.failing = undefined;
     for (const { page } of batch) for (const o of page.offsets ?? []) this.offsets.set(o.partition, o.offset);
     recordCommit(this.m, this.name, batch, started);
   }
 
-  /**
-   * Whether the transaction with this marker is committed. A new producer is initialised first:
-   * that completes or aborts whatever the lost commit left open. The marker can still sit behind
-   * another source's open transaction on the offsets topic (the read stops at the last stable
-   * offset), so the topic is read a few times, a second apart, before the answer is "no".
-   */
-  private async committed(id: string): Promise<boolean> {
-    const { config, log } = this.options;
-    await this.writer.connect();
-    for (let read = 0; read < 3; read++) {
-      if (read > 0) await new Promise((resolve) => setTimeout(resolve, 1000));
-      const offsets = await loadOffsets(this.kafka, offsetsTopicOf(config), this.offsetSource, log);
-      if (offsets.get(MARKER)?.transaction === id) return true;
-    }
-    return false;
-  }
-
   /** Stops: sources see the abort; pages in hand are committed within the grace period. */
   async stop(): Promise<void> {
     this.stopping.abort();
-    this.wake?.(); // a lingering commit begins now
+    this.ready.wake(); // a lingering commit begins now
     const timer = setTimeout(() => this.grace.abort(), this.options.stopGraceMs ?? 10_000);
     try {
       // A source may still hand over the page it had in hand after the abort: wait until
