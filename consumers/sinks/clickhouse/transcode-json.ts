@@ -69,19 +69,52 @@ function jsonString(o: RowBinaryWriter, buf: Buffer, a: number, e: number): void
   o.pos = q;
 }
 
+/** Keys up to this many per map are compared byte by byte; beyond, a Set finds a repeat. */
+const FEW_KEYS = 8;
+
+/**
+ * The keys of one map read so far, to find a repeated key: JSON.stringify of the decoded object
+ * writes it once (at its first place, with its last value), so such a map is given back. A few
+ * keys are compared as bytes (no string made); from the ninth on they go into a Set, as their
+ * bytes in latin1 (one character per byte), so a map of 10,000 keys costs 10,000 look-ups,
+ * not 50 million comparisons.
+ */
+export class SeenKeys {
+  private readonly spans: number[] = [];
+  private set: Set<string> | undefined;
+
+  /** Adds the key at bytes a … e of buf; false when the map had it already. */
+  add(buf: Buffer, a: number, e: number): boolean {
+    const set = this.set;
+    if (set) {
+      const size = set.size;
+      return set.add(buf.toString('latin1', a, e)).size > size;
+    }
+    const spans = this.spans;
+    for (let k = 0; k < spans.length; k += 2) {
+      const ka = spans[k] as number;
+      const ke = spans[k + 1] as number;
+      if (ke - ka === e - a && buf.compare(buf, ka, ke, a, e) === 0) return false;
+    }
+    if (spans.length < 2 * FEW_KEYS) {
+      spans.push(a, e);
+      return true;
+    }
+    const all = new Set<string>();
+    for (let k = 0; k < spans.length; k += 2) all.add(buf.toString('latin1', spans[k], spans[k + 1]));
+    all.add(buf.toString('latin1', a, e));
+    this.set = all;
+    return true;
+  }
+}
+
 /** Map keys JSON.stringify of the decoded object would not write in order, once. */
-function awkwardKey(buf: Buffer, a: number, e: number, keys: number[]): boolean {
+function awkwardKey(buf: Buffer, a: number, e: number, keys: SeenKeys): boolean {
   const first = buf[a] as number;
   // Integer-like keys come first in an object's order; `__proto__` is not an own key.
   if (first >= 0x30 && first <= 0x39) return true;
   if (e - a === 9 && buf.toString('latin1', a, e) === '__proto__') return true;
-  for (let k = 0; k < keys.length; k += 2) {
-    const ka = keys[k] as number;
-    const ke = keys[k + 1] as number;
-    if (ke - ka === e - a && buf.compare(buf, ka, ke, a, e) === 0) return true;
-  }
-  keys.push(a, e);
-  return false;
+  return !keys.add(buf, a, e);
 }
 
 const bytesOf = (text: string) => new Uint8Array(Buffer.from(text, 'utf8'));
@@ -178,7 +211,7 @@ export function jsonTranscoderFor(type: avro.Type): JsonTranscode | undefined {
         const item = gen((isMap ? node.valuesType : node.itemsType) as avro.Type);
         const [open, close] = isMap ? ['{', '}'] : ['[', ']'];
         emit(`lit(o, ${ref(bytesOf(open))});`);
-        if (isMap) emit('const keys = [];');
+        if (isMap) emit('const keys = new SeenKeys();');
         emit('let first = true;');
         emit('for (;;) {');
         emit(varint('n'));
@@ -213,8 +246,16 @@ export function jsonTranscoderFor(type: avro.Type): JsonTranscode | undefined {
   const root = gen(type);
   if (!supported) return undefined;
   const source = ['"use strict";', ...functions, `return ${root};`].join('\n');
-  const make = new Function('R', 'readLong', 'state', 'lit', 'ascii', 'jsonString', 'awkwardKey', source) as (
-    ...args: unknown[]
-  ) => JsonTranscode;
-  return make(refs, readLong, state, lit, ascii, jsonString, awkwardKey);
+  const make = new Function(
+    'R',
+    'readLong',
+    'state',
+    'lit',
+    'ascii',
+    'jsonString',
+    'awkwardKey',
+    'SeenKeys',
+    source,
+  ) as (...args: unknown[]) => JsonTranscode;
+  return make(refs, readLong, state, lit, ascii, jsonString, awkwardKey, SeenKeys);
 }
