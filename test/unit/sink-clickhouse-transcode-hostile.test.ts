@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { AvroRecordSchema } from '../../consumers/sink.ts';
-import { both } from '../helpers/transcode-both.ts';
+import { both, sameRejections } from '../helpers/transcode-both.ts';
 
 /** Avro's zigzag varint of an integer. */
 function varint(n: number): number[] {
@@ -64,4 +64,63 @@ test('a map of 20,000 keys is written as before; a key repeated far apart is fou
   assert.equal(repeated.fastRejected.length, 0);
   // The repeated key keeps its first place and takes its last value, as JSON.stringify wrote it.
   assert.ok(repeated.slow.includes(Buffer.from('{"a":0,"b":3,"c":2,"d":4}')));
+});
+
+/** A varint of 160 bytes avsc reads as NaN (last byte 0) or Infinity (last byte 1). */
+const overlong = (last: 0 | 1) => [...Array(160).fill(0xff), last];
+
+/** A record holding a JSON column of a list (array or map of int) and two ints after it. */
+const listThenInts = (list: unknown): AvroRecordSchema => ({
+  type: 'record',
+  name: 'R',
+  fields: [
+    { name: 'id', type: 'string' },
+    {
+      name: 'meta',
+      type: {
+        type: 'record',
+        name: 'M',
+        fields: [
+          { name: 'list', type: list },
+          { name: 'x', type: 'int' },
+          { name: 'y', type: 'int' },
+        ],
+      },
+    },
+  ],
+});
+
+test('a list block count that is not a number ends the list in avsc: given back, so bytes avsc refuses are undecodable', () => {
+  for (const [list, block] of [
+    [{ type: 'array', items: 'int' }, [4, 2, 4, 0]], // [1, 2]
+    [{ type: 'map', values: 'int' }, [2, ...str('a'), 4, 0]], // {"a": 2}
+  ] as const) {
+    const messages = [
+      // NaN, then a block: avsc ends the list at NaN, reads x and y from the block and refuses
+      // the rest as trailing data; read on past NaN, the same bytes were a list and x = 3, y = 4.
+      wireOf(str('nan'), overlong(0), block, [6, 8]),
+      // A NaN count avsc reads to the end (an empty list, x = 3, y = 4): written as avsc reads it.
+      wireOf(str('nan-fits'), overlong(0), [6, 8]),
+      // Infinity as a count: avsc refuses it for an array (a map's it reads without end, as
+      // it does any count far beyond the bytes: a hang of the decoder, not tried here).
+      wireOf(str('infinite'), list.type === 'array' ? overlong(1) : overlong(0), [6, 8]),
+      wireOf(str('fine'), block, [6, 8]),
+    ];
+    const result = both(listThenInts(list), messages);
+    assert.deepEqual(result.fast, result.slow, list.type);
+    sameRejections(result);
+    assert.deepEqual(
+      result.fastRejected.map((r) => [r.record.offset, r.kind]),
+      list.type === 'array'
+        ? [
+            [1000n, 'undecodable'],
+            [1002n, 'undecodable'],
+          ]
+        : [[1000n, 'undecodable']],
+      list.type,
+    );
+    assert.match(result.fastRejected[0]?.reason ?? '', /trailing data/);
+    assert.equal(result.givenBack, 3, list.type);
+    assert.ok(result.fast.includes(Buffer.from(`{"list":${list.type === 'map' ? '{}' : '[]'},"x":3,"y":4}`)));
+  }
 });

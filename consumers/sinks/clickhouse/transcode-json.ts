@@ -215,6 +215,9 @@ export function jsonTranscoderFor(type: avro.Type): JsonTranscode | undefined {
         emit('let first = true;');
         emit('for (;;) {');
         emit(varint('n'));
+        // avsc ends the list at any falsy count: 0, or NaN from an overlong varint (then reads
+        // on, or refuses the bytes as trailing data). Only a safe integer is taken here.
+        emit('if (!Number.isSafeInteger(n)) return -1;');
         emit('if (n === 0) break;');
         emit(`if (n < 0) { n = -n; ${varint('s')} }`);
         // More items than bytes left (zero-byte items aside, which avsc may refuse): give back.
