@@ -28,7 +28,7 @@ const str = (text: string | Buffer) => {
 };
 
 /** The wire format (schema id 7) of Avro body bytes. */
-const wireOf = (...parts: number[][]) => Buffer.from([0, 0, 0, 0, 7, ...parts.flat()]);
+const wireOf = (...parts: (readonly number[])[]) => Buffer.from([0, 0, 0, 0, 7, ...parts.flat()]);
 
 const MAP_OF_INT: AvroRecordSchema = {
   type: 'record',
