@@ -124,3 +124,39 @@ test('a list block count that is not a number ends the list in avsc: given back,
     assert.ok(result.fast.includes(Buffer.from(`{"list":${list.type === 'map' ? '{}' : '[]'},"x":3,"y":4}`)));
   }
 });
+
+test('an int in a JSON column that decodes to NaN or Infinity is written as null, as JSON.stringify writes it', () => {
+  const schema: AvroRecordSchema = {
+    type: 'record',
+    name: 'R',
+    fields: [
+      { name: 'meta', type: { type: 'record', name: 'M', fields: [{ name: 'n', type: 'int' }] } },
+      {
+        name: 'list',
+        type: { type: 'array', items: { type: 'record', name: 'I', fields: [{ name: 'v', type: 'int' }] } },
+      },
+    ],
+  };
+  const result = both(schema, [
+    wireOf(overlong(0), [2], overlong(1), [0]),
+    wireOf(overlong(1), [0]),
+    wireOf([6], [0]),
+  ]);
+  assert.deepEqual(result.fast, result.slow);
+  assert.equal(result.givenBack, 0);
+  assert.equal(result.fastRejected.length, 0);
+  assert.ok(result.fast.includes(Buffer.from('{"n":null}')));
+  assert.ok(result.fast.includes(Buffer.from('[{"v":null}]')));
+});
+
+test('map keys that are not UTF-8 are given back: two such keys may decode to one (U+FFFD), written once', () => {
+  const result = both(MAP_OF_INT, [
+    wireOf(mapBlock([Buffer.from([0xff]), Buffer.from([0xfe])])),
+    wireOf(mapBlock(['a', Buffer.from([0x62, 0xc3])])),
+    wireOf(mapBlock(['ü', 'é'])),
+  ]);
+  assert.deepEqual(result.fast, result.slow);
+  assert.equal(result.givenBack, 2);
+  assert.ok(result.slow.includes(Buffer.from('{"\ufffd":1}')));
+  assert.ok(result.fast.includes(Buffer.from('{"ü":0,"é":1}')));
+});

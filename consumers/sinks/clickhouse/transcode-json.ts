@@ -16,7 +16,7 @@
  * holding bytes (base64 in JSON) are not generated: their fields are decoded by avsc.
  */
 import type avro from 'avsc';
-import { readLong, SAFE_LONG, state } from './avro-read.ts';
+import { cleanText, readLong, SAFE_LONG, state } from './avro-read.ts';
 import type { RowBinaryWriter } from './rowbinary.ts';
 
 /** Appends the JSON of the value at p to o; the position after it, or -1 (give it back). */
@@ -114,6 +114,8 @@ function awkwardKey(buf: Buffer, a: number, e: number, keys: SeenKeys): boolean 
   // Integer-like keys come first in an object's order; `__proto__` is not an own key.
   if (first >= 0x30 && first <= 0x39) return true;
   if (e - a === 9 && buf.toString('latin1', a, e) === '__proto__') return true;
+  // Keys that are not UTF-8 differ as bytes but may decode to the same text (U+FFFD).
+  if (!cleanText(buf, a, e)) return true;
   return !keys.add(buf, a, e);
 }
 
@@ -160,7 +162,8 @@ export function jsonTranscoderFor(type: avro.Type): JsonTranscode | undefined {
         break;
       case 'int':
         emit(varint('n'));
-        emit('ascii(o, String(n));');
+        // An overlong varint decodes to NaN or Infinity, which JSON.stringify writes as null.
+        emit("ascii(o, Number.isFinite(n) ? String(n) : 'null');");
         break;
       case 'long':
         emit(varint('n'));
