@@ -281,8 +281,22 @@ export function transcoderFor(
   ) as (...args: unknown[]) => Transcode;
   // JSON text is written here first (its length goes before it); one per transcoder, which
   // runs synchronously, so never shared by two rows at once.
-  return make(refs, readLong, state, cleanText, copyString, report, new RowBinaryWriter(4096));
+  const scratch = new RowBinaryWriter(SCRATCH_SIZE);
+  const transcode = make(refs, readLong, state, cleanText, copyString, report, scratch);
+  return (w, record, bytes) => {
+    try {
+      return transcode(w, record, bytes);
+    } finally {
+      // A huge row grew it: shrunk again, or every plan (kept per schema and table) would keep
+      // its largest row ever outside the V8 heap cap (2 MB of control characters: 64 MiB).
+      if (scratch.buf.length > SCRATCH_KEEP) scratch.reset(SCRATCH_KEEP, SCRATCH_SIZE);
+    }
+  };
 }
+
+/** The JSON scratch buffer of a transcoder: its first size, and the most it keeps after a row. */
+const SCRATCH_SIZE = 4096;
+const SCRATCH_KEEP = 256 << 10;
 
 /** avsc types per writer schema id, built once (as the decoder builds them), for the transcoders. */
 export class WriterTypes {
