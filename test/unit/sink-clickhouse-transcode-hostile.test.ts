@@ -10,8 +10,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import avro from 'avsc';
 import { LazyRecord } from '../../consumers/lazy-record.ts';
-import type { AvroRecordSchema } from '../../consumers/sink.ts';
-import { planRows } from '../../consumers/sinks/clickhouse/request.ts';
+import type { AvroRecordSchema, Rejected } from '../../consumers/sink.ts';
+import { encodeRows, planRows } from '../../consumers/sinks/clickhouse/request.ts';
 import { RowBinaryWriter } from '../../consumers/sinks/clickhouse/rowbinary.ts';
 import { columnsOf } from '../../consumers/sinks/clickhouse/schema.ts';
 import { both, OLD, sameRejections, tableOf, wire } from '../helpers/transcode-both.ts';
@@ -199,4 +199,59 @@ test('a huge JSON value does not stay in memory with its plan: the scratch buffe
   // Before: each plan kept a 64 MiB buffer (210 MiB for three; now 18 MiB, whatever the plans).
   assert.ok(grown < 40 << 20, `${Math.round(grown / 2 ** 20)} MiB kept by three plans`);
   assert.equal(plans.length, 3);
+});
+
+test("fields named like Object.prototype's members are written as fields; a `__proto__` field as avsc decodes it (not at all)", () => {
+  const names = ['toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', 'constructor'];
+  const schema: AvroRecordSchema = {
+    type: 'record',
+    name: 'R',
+    fields: [
+      ...names.map((name) => ({ name, type: 'string' })),
+      {
+        name: 'meta',
+        type: {
+          type: 'record',
+          name: 'M',
+          fields: [
+            { name: '__proto__', type: ['null', { type: 'map', values: 'int' }] },
+            { name: 'a', type: 'int' },
+          ],
+        },
+      },
+    ],
+  };
+  const strings = names.map((name) => str(`v-${name}`));
+  const result = both(schema, [wireOf(...strings, [2, 2, ...str('k'), 2, 0, 4])]);
+  assert.deepEqual(result.fast, result.slow);
+  assert.equal(result.fastRejected.length, 0);
+  assert.equal(result.givenBack, 0);
+  // The row begins with the five strings and the JSON of meta without `__proto__`.
+  const rowBinary = (text: string) => [text.length, ...Buffer.from(text)];
+  const row = Buffer.from([...names.flatMap((name) => rowBinary(`v-${name}`)), ...rowBinary('{"a":2}')]);
+  assert.equal(result.fast.subarray(0, row.length).toString('latin1'), row.toString('latin1'));
+  // A top-level `__proto__` field: no transcoder; the slow path writes its default ('').
+  const top: AvroRecordSchema = {
+    type: 'record',
+    name: 'P',
+    fields: [
+      { name: '__proto__', type: 'string' },
+      { name: 'b', type: 'string' },
+    ],
+  };
+  const type = avro.Type.forSchema(top as avro.Schema);
+  const plan = planRows(tableOf(top, OLD), columnsOf(top, OLD), type);
+  assert.ok(plan);
+  assert.equal(plan.transcode, undefined);
+  const bytes = wireOf(str('p'), str('b'));
+  const w = new RowBinaryWriter(16);
+  const rejected: Rejected[] = [];
+  encodeRows(
+    w,
+    [new LazyRecord('t', 0, 0n, 0, null, { id: 7, schema: top, type }, bytes)],
+    () => plan,
+    rejected,
+  );
+  assert.deepEqual(rejected, []);
+  assert.equal(w.bytes().subarray(0, 3).toString('latin1'), '\x00\x01b');
 });

@@ -210,6 +210,9 @@ export class ClickHouseSink implements Sink {
   ): Record<string, unknown> {
     const row: Record<string, unknown> = {};
     for (const column of columns) {
+      // Own fields only: not Object.prototype's `toString` for a field of that name, nor a
+      // `__proto__` field (avsc gives it no value, and setting it would change `row`'s prototype).
+      if (!Object.hasOwn(values, column.name)) continue;
       const value = values[column.name];
       if (value === undefined) continue;
       try {

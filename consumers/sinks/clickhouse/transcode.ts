@@ -142,6 +142,9 @@ export function transcoderFor(
   const byName = new Map(columns.map((c) => [c.name, c]));
   if (columns.some((c) => !table.has(c.name))) return undefined;
   if (recordFields.some((f) => !byName.has(f.name))) return undefined;
+  // avsc gives a field named `__proto__` no value (it sets the object's prototype): the
+  // decode-then-encode path writes its default, not the bytes.
+  if (recordFields.some((f) => f.name === '__proto__')) return undefined;
   const fields = recordFields.map((f) =>
     withJson(fieldOf(f), byName.get(f.name) as Column, table.get(f.name)),
   );
@@ -219,7 +222,8 @@ export function transcoderFor(
     if (!write) return undefined;
     emit(`c = ${names.length};`);
     names.push(name);
-    const meta = metadata[name];
+    // An own key only: a column named `toString` or `constructor` is a field, not a method.
+    const meta = Object.hasOwn(metadata, name) ? metadata[name] : undefined;
     const column = byName.get(name);
     const i = fieldIndex.get(name);
     if (meta && name === '_key' && columnType.trim() === 'String') {
