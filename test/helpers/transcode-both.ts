@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import avro from 'avsc';
+import { boundLists } from '../../consumers/avro-bounds.ts';
 import { LazyRecord } from '../../consumers/lazy-record.ts';
 import type { AvroRecordSchema, Rejected, SinkRecord } from '../../consumers/sink.ts';
 import { encodeRows, planRows } from '../../consumers/sinks/clickhouse/request.ts';
@@ -49,7 +50,8 @@ export function both(
   table = tableOf(schema, caps),
   readerColumns = columnsOf(schema, caps),
 ): Both {
-  const type = avro.Type.forSchema(schema as avro.Schema);
+  // As the decoder builds it (array and map counts bounded by the bytes: avro-bounds.ts).
+  const type = boundLists(avro.Type.forSchema(schema as avro.Schema));
   const slowPlan = planRows(table, readerColumns);
   const fastPlan = planRows(table, readerColumns, type);
   assert.ok(slowPlan && fastPlan?.transcode, 'a plan and a transcoder');

@@ -16,6 +16,7 @@
  * holding bytes (base64 in JSON) are not generated: their fields are decoded by avsc.
  */
 import type avro from 'avsc';
+import { minBytes } from '../../avro-bounds.ts';
 import { cleanText, readLong, SAFE_LONG, state } from './avro-read.ts';
 import type { RowBinaryWriter } from './rowbinary.ts';
 
@@ -214,7 +215,10 @@ export function jsonTranscoderFor(type: avro.Type): JsonTranscode | undefined {
       case 'array':
       case 'map': {
         const isMap = node.typeName === 'map';
-        const item = gen((isMap ? node.valuesType : node.itemsType) as avro.Type);
+        const itemType = (isMap ? node.valuesType : node.itemsType) as avro.Type;
+        const item = gen(itemType);
+        // The fewest bytes an item takes (a map's key at least one).
+        const min = minBytes(itemType) + (isMap ? 1 : 0);
         const [open, close] = isMap ? ['{', '}'] : ['[', ']'];
         emit(`lit(o, ${ref(bytesOf(open))});`);
         if (isMap) emit('const keys = new SeenKeys();');
@@ -226,8 +230,10 @@ export function jsonTranscoderFor(type: avro.Type): JsonTranscode | undefined {
         emit('if (!Number.isSafeInteger(n)) return -1;');
         emit('if (n === 0) break;');
         emit(`if (n < 0) { n = -n; ${varint('s')} }`);
-        // More items than bytes left (zero-byte items aside, which avsc may refuse): give back.
-        emit('if (n > buf.length - p + 1) return -1;');
+        // More items than the bytes left can hold, or too many that take no bytes (null, an
+        // empty record): given back, and avsc refuses them too (avro-bounds.ts).
+        if (min > 0) emit(`if (n * ${min} > buf.length - p) return -1;`);
+        else emit('state.empty -= n; if (state.empty < 0) return -1;');
         emit('for (let i = 0; i < n; i++) {');
         emit(`if (first) first = false; else lit(o, ${ref(bytesOf(','))});`);
         if (isMap) {

@@ -22,6 +22,7 @@
  * avsc's own verdict (a dead letter for bytes that do not decode) or avsc's own string.
  */
 import avro from 'avsc';
+import { boundLists, MAX_EMPTY_ITEMS } from '../../avro-bounds.ts';
 import type { SinkRecord } from '../../sink.ts';
 import { cleanText, readLong, SAFE_LONG, state } from './avro-read.ts';
 import { RowBinaryWriter, type Write, writerFor } from './rowbinary.ts';
@@ -268,7 +269,7 @@ export function transcoderFor(
   const body = [
     '"use strict";',
     'return function transcode(w, r, buf) {',
-    `const end = buf.length; let p = ${WIRE_HEADER}, b = 0, n = 0, d; scratch.pos = 0;`,
+    `const end = buf.length; let p = ${WIRE_HEADER}, b = 0, n = 0, d; scratch.pos = 0; state.empty = ${MAX_EMPTY_ITEMS};`,
     locals.length > 0 ? `let ${locals.join(', ')};` : '',
     ...lines,
     '};',
@@ -317,7 +318,7 @@ export class WriterTypes {
       if (!record.avro || types.has(id) || !schemas.has(id)) continue;
       if (!this.byId.has(id)) {
         try {
-          this.byId.set(id, avro.Type.forSchema(record.schema as avro.Schema));
+          this.byId.set(id, boundLists(avro.Type.forSchema(record.schema as avro.Schema)));
         } catch {
           this.byId.set(id, null);
         }
