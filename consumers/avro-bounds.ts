@@ -108,7 +108,7 @@ function itemMin(type: object, items: avro.Type): number {
 /** avsc's ArrayType._read (5.7), with each block's count checked before anything is allocated. */
 function readArray(this: { itemsType: avro.Type }, tap: Tap): unknown[] {
   const items = this.itemsType as unknown as Reader;
-  const min = itemMin(this, this.itemsType);
+  let min = -1; // looked up at the first block (an empty array needs none)
   let i = 0;
   let val: unknown[] | undefined;
   let n: number;
@@ -118,6 +118,7 @@ function readArray(this: { itemsType: avro.Type }, tap: Tap): unknown[] {
       n = -n;
       tap.skipLong();
     }
+    if (min < 0) min = itemMin(this, this.itemsType);
     checkBlock(tap, n, min, 'array');
     val = val || new Array(n);
     while (n--) val[i++] = items._read(tap);
@@ -138,11 +139,12 @@ function blockCount(tap: Tap): number {
 /** avsc's MapType._read (5.7), with each block's count checked (a key takes at least a byte). */
 function readMap(this: { valuesType: avro.Type }, tap: Tap): Record<string, unknown> {
   const values = this.valuesType as unknown as Reader;
-  const min = itemMin(this, this.valuesType) + 1;
+  let min = -1; // looked up at the first block (an empty map needs none)
   const val: Record<string, unknown> = {};
   let n: number;
   // biome-ignore lint/suspicious/noAssignInExpressions: avsc's loop: any falsy count (0, NaN) ends the map
   while ((n = blockCount(tap))) {
+    if (min < 0) min = itemMin(this, this.valuesType) + 1;
     checkBlock(tap, n, min, 'map');
     while (n--) {
       const key = tap.readString();
