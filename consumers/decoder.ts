@@ -14,6 +14,7 @@ import type { CoreConfig } from '../core/settings.ts';
 import { certificateError } from '../core/tls.ts';
 import { displayUrl } from '../core/url.ts';
 import { registryHttp } from '../schemas/registry-client.ts';
+import { boundLists } from './avro-bounds.ts';
 import type { AvroRecordSchema } from './sink.ts';
 
 export interface WriterSchema {
@@ -121,7 +122,8 @@ export class Decoder {
     let type: avro.Type;
     try {
       schema = JSON.parse(body.schema) as AvroRecordSchema;
-      type = avro.Type.forSchema(schema as avro.Schema);
+      // Array and map counts bounded by the bytes (avro-bounds.ts): no record can exhaust the heap.
+      type = boundLists(avro.Type.forSchema(schema as avro.Schema));
     } catch (error) {
       throw new PoisonError('unknown_schema', `schema id ${id} cannot be read: ${(error as Error).message}`);
     }

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { AvroRecordSchema } from '../../consumers/sink.ts';
 import { quoteIdent, quoteString, tableName } from '../../consumers/sinks/clickhouse/schema.ts';
+import type { ClickHouseService } from '../../consumers/sinks/clickhouse/service.ts';
 import {
   client,
   columnsOf,
@@ -237,4 +238,39 @@ test('a database dropped under a running sink is made again (with its offsets ta
   } finally {
     await client.command({ query: `DROP DATABASE IF EXISTS ${quoteIdent(database)}` });
   }
+});
+
+// ---- a RowBinary body the server cannot read (Code: 33) -------------------------------------
+
+test('a RowBinary body ClickHouse cannot read (33) is not retried forever: refused again on the columns read again, the chunk lands as JSONEachRow', async () => {
+  const topic = newTopic('chr_misframed');
+  const sink = await connectedSink();
+  // A writer bug, as the server would meet it: every RowBinary body one byte short.
+  const service = (sink as unknown as { service: ClickHouseService }).service;
+  const sent: number[] = [];
+  const insertRowBinary = service.insertRowBinary.bind(service);
+  service.insertRowBinary = (table, columns, body) => {
+    sent.push(body.length);
+    return insertRowBinary(table, columns, body.subarray(0, body.length - 1));
+  };
+  const values = items(0, 3);
+  const result = await write(
+    sink,
+    topic,
+    values.map((v, i) => record(topic, i, V1, v)),
+  );
+  assert.deepEqual(result.rejected, []);
+  assert.equal(
+    sent.length,
+    2,
+    'RowBinary twice (the second time on the columns read again), then JSONEachRow',
+  );
+  const rows = await query<{ id: string; n: string }>(
+    `SELECT id, toString(n) AS n FROM ${view(topic)} ORDER BY id`,
+  );
+  assert.deepEqual(
+    rows,
+    values.map((v) => ({ id: v.id, n: String(v.n) })),
+  );
+  assert.equal(await sink.storedOffset('g-reliability', topic, 0), 2n, 'the batch offset is stored');
 });

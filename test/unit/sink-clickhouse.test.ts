@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import avro from 'avsc';
+import { loadConfig } from '../../cli/settings.ts';
 import { decodedSize } from '../../consumers/runner.ts';
 import type { AvroRecordSchema } from '../../consumers/sink.ts';
 import { sinkMetrics } from '../../consumers/sink-metrics.ts';
 import {
   addColumnsSql,
+  type Capabilities,
   columnsOf,
   createTableSql,
   formatDateTime,
@@ -12,8 +15,9 @@ import {
   tableName,
 } from '../../consumers/sinks/clickhouse/schema.ts';
 import { classify } from '../../consumers/sinks/clickhouse/service.ts';
-import { detectCapabilities } from '../../consumers/sinks/clickhouse/sink.ts';
+import { ClickHouseSink, detectCapabilities } from '../../consumers/sinks/clickhouse/sink.ts';
 import { isRetriable, PoisonError } from '../../core/errors.ts';
+import { createLogger } from '../../core/log.ts';
 import { createMetricsRegistry } from '../../core/metrics.ts';
 
 const OLD = detectCapabilities('18.16.1');
@@ -152,4 +156,46 @@ test('sink metrics: the documented names and labels, on the registry given', asy
   assert.match(text, /chatstream_sink_flush_seconds_count\{topic="t"\} 1/);
   assert.match(text, /process_resident_memory_bytes \d+/);
   assert.equal(decodedSize(100), 656);
+});
+
+test('JSONEachRow rows: a field named like an Object.prototype member is the field; a `__proto__` field (avsc gives it no value) is left out', () => {
+  const sink = new ClickHouseSink(loadConfig(), createLogger('test'));
+  (sink as unknown as { caps: Capabilities }).caps = OLD;
+  const odd: AvroRecordSchema = {
+    type: 'record',
+    name: 'Odd',
+    fields: [
+      { name: 'toString', type: 'string' },
+      { name: 'constructor', type: 'long' },
+      { name: '__proto__', type: 'long' },
+    ],
+  };
+  const type = avro.Type.forSchema(odd as avro.Schema);
+  const value = type.fromBuffer(Buffer.from([2, 0x61, 4, 6])) as Record<string, unknown>;
+  const record = {
+    topic: 't',
+    partition: 0,
+    offset: 5n,
+    timestamp: 0,
+    key: 'k',
+    value,
+    schemaId: 1,
+    schema: odd,
+    bytes: 4,
+  };
+  const row = (sink as unknown as { row: (...args: unknown[]) => Record<string, unknown> }).row(
+    record,
+    value,
+    columnsOf(odd, OLD),
+  );
+  assert.equal(Object.getPrototypeOf(row), Object.prototype);
+  assert.deepEqual(JSON.parse(JSON.stringify(row)), {
+    toString: 'a',
+    constructor: 2,
+    _topic: 't',
+    _partition: 0,
+    _offset: '5',
+    _timestamp: '1970-01-01 00:00:00',
+    _key: 'k',
+  });
 });

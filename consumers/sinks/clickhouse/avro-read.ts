@@ -4,9 +4,13 @@
  * string's bytes can be copied as they are.
  */
 import { isUtf8 } from 'node:buffer';
+import { MAX_EMPTY_ITEMS } from '../../avro-bounds.ts';
 
-/** The end position of the last varint read by `readLong` (generated code reads it back). */
-export const state = { p: 0 };
+/**
+ * The end position of the last varint read by `readLong` (generated code reads it back), and
+ * how many more items that take no bytes the record being transcoded may hold (reset per row).
+ */
+export const state = { p: 0, empty: MAX_EMPTY_ITEMS };
 
 /**
  * Reads a zigzag varint at pos exactly as avsc's Tap.readLong does (bytes past the end read

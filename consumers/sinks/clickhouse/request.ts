@@ -64,11 +64,21 @@ export function planRows(
     const write: Write | undefined = writerFor(type);
     if (!write) return undefined;
     names.push(name);
-    const meta = METADATA[name];
+    // An own key only: a column named `toString` or `constructor` is a field, not a method.
+    const meta = Object.hasOwn(METADATA, name) ? METADATA[name] : undefined;
     const column = byName.get(name);
     if (meta) steps.push((w, r) => write(w, meta(r)));
     else if (!column) steps.push((w) => write(w, undefined));
-    else {
+    else if (name in Object.prototype) {
+      // A field named like an object's own methods (`toString`, `constructor`) is read only when
+      // the value has it; avsc never gives a `__proto__` field one (its default is written).
+      const native = column.native;
+      steps.push((w, r) => {
+        const v = r.value;
+        const value = v && Object.hasOwn(v, name) ? v[name] : undefined;
+        write(w, value === undefined ? undefined : native(value));
+      });
+    } else {
       const native = column.native;
       steps.push((w, r) => {
         const value = r.value?.[name];

@@ -40,6 +40,23 @@ export const FATAL_CODES = new Map<number, string>([
   [516, 'AUTHENTICATION_FAILED'],
 ]);
 
+/**
+ * Server error codes for a body that ended before its rows did (or was cut in transit): retried
+ * like any server error, but for a RowBinary body refused twice they mean the body itself is
+ * misframed (sink.ts then writes the chunk as JSONEachRow instead).
+ */
+export const UNREADABLE_CODES = new Map<number, string>([
+  [32, 'ATTEMPT_TO_READ_AFTER_EOF'],
+  [33, 'CANNOT_READ_ALL_DATA'],
+]);
+
+/** True when the server refused an insert's body as data: bad data, or rows it could not read. */
+export function refusedBody(error: unknown): boolean {
+  if (error instanceof PoisonError) return true;
+  const code = serverCode((error as { cause?: unknown })?.cause ?? error);
+  return code !== undefined && UNREADABLE_CODES.has(code);
+}
+
 /** Codes after which the sink forgets what it knows of its tables and checks them again. */
 export const SCHEMA_CHANGED_CODES = new Set([16, 47, 60, 81]); // NO_SUCH_COLUMN, UNKNOWN_IDENTIFIER, UNKNOWN_TABLE, UNKNOWN_DATABASE
 

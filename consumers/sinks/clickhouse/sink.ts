@@ -22,7 +22,7 @@ import {
   type SinkRecord,
   type WriteResult,
 } from '../../sink.ts';
-import { type BinaryBody, encodeRows, type Plan, PlanCache, WriterPool } from './request.ts';
+import { encodeRows, type Plan, PlanCache, WriterPool } from './request.ts';
 import {
   type Capabilities,
   type Column,
@@ -39,6 +39,7 @@ import {
 } from './schema.ts';
 import {
   ClickHouseService,
+  refusedBody,
   SCHEMA_CHANGED_CODES,
   SchemaChangedError,
   serverCode,
@@ -209,6 +210,9 @@ export class ClickHouseSink implements Sink {
   ): Record<string, unknown> {
     const row: Record<string, unknown> = {};
     for (const column of columns) {
+      // Own fields only: not Object.prototype's `toString` for a field of that name, nor a
+      // `__proto__` field (avsc gives it no value, and setting it would change `row`'s prototype).
+      if (!Object.hasOwn(values, column.name)) continue;
       const value = values[column.name];
       if (value === undefined) continue;
       try {
@@ -241,30 +245,6 @@ export class ClickHouseSink implements Sink {
     }
   }
 
-  /** Inserts rows from..to of a RowBinary body; on bad data, halves them like insertJson. */
-  private async insertBinary(
-    table: string,
-    body: BinaryBody,
-    from: number,
-    to: number,
-    rejected: Rejected[],
-  ): Promise<void> {
-    if (from >= to) return;
-    const bytes = body.writer.buf.subarray(body.starts[from], body.starts[to]);
-    try {
-      await this.service.insertRowBinary(this.qualified(table), body.columns, bytes);
-    } catch (error) {
-      if (!(error instanceof PoisonError)) throw error;
-      if (to - from === 1) {
-        rejected.push({ record: body.records[from] as SinkRecord, reason: error.message });
-        return;
-      }
-      const half = from + Math.ceil((to - from) / 2);
-      await this.insertBinary(table, body, from, half, rejected);
-      await this.insertBinary(table, body, half, to, rejected);
-    }
-  }
-
   private qualified(table: string): string {
     return `${quoteIdent(this.database)}.${quoteIdent(table)}`;
   }
@@ -272,8 +252,12 @@ export class ClickHouseSink implements Sink {
   /**
    * Writes the records' rows: RowBinary for the table's column types (read under the insert
    * lock, so no ALTER of this sink runs between reading them and the insert), JSONEachRow when
-   * a type has no writer. Bad data from the server on a RowBinary body is first taken for
-   * columns changed by another process (read again, written again); only then halved.
+   * a type has no writer. A RowBinary body the server refuses (bad data, or rows it could not
+   * read to the end: 33) is first taken for columns changed by another process (read again,
+   * written again). Refused again on the columns just read, the body itself is wrong (a value
+   * RowBinary cannot hold, or bytes misframed by the writer): the chunk goes as JSONEachRow,
+   * self-describing, whose halving dead-letters only the rows the server refuses there. Retrying
+   * the same bytes could only be refused again, forever.
    */
   private async insertRows(
     table: string,
@@ -298,21 +282,24 @@ export class ClickHouseSink implements Sink {
           (r) => plans.get(isTombstone(r) ? 0 : r.schemaId) as Plan,
           refused,
         );
-        if (attempt === 1 && body.records.length > 0) {
-          try {
-            const all = body.writer.buf.subarray(0, body.starts.at(-1));
-            await this.service.insertRowBinary(this.qualified(table), body.columns, all);
-            return;
-          } catch (error) {
-            // Read the columns again before the next try, whatever the failure: a body that
-            // ClickHouse could not read (e.g. 33, too few bytes) may be for columns changed
-            // by another process.
-            this.tables.forget(table);
-            if (!(error instanceof PoisonError)) throw error;
-            throw new SchemaChangedError(`RowBinary insert refused: ${error.message}`, { cause: error });
-          }
+        if (body.records.length === 0) return;
+        try {
+          const all = body.writer.buf.subarray(0, body.starts.at(-1));
+          await this.service.insertRowBinary(this.qualified(table), body.columns, all);
+        } catch (error) {
+          // Read the columns again before the next try, whatever the failure.
+          this.tables.forget(table);
+          if (!refusedBody(error)) throw error;
+          if (attempt === 1)
+            throw new SchemaChangedError(`RowBinary insert refused: ${(error as Error).message}`, {
+              cause: error,
+            });
+          this.log.warn(
+            'ClickHouse refused the RowBinary body again on the columns just read; writing this chunk as JSONEachRow',
+            { table, rows: body.records.length, error: (error as Error).message },
+          );
+          await this.insertJson(table, this.jsonItems(body.records, schemas, refused), refused);
         }
-        await this.insertBinary(table, body, 0, body.records.length, refused);
       } finally {
         this.writers.give(writer);
       }

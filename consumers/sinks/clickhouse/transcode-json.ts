@@ -16,7 +16,8 @@
  * holding bytes (base64 in JSON) are not generated: their fields are decoded by avsc.
  */
 import type avro from 'avsc';
-import { readLong, SAFE_LONG, state } from './avro-read.ts';
+import { minBytes } from '../../avro-bounds.ts';
+import { cleanText, readLong, SAFE_LONG, state } from './avro-read.ts';
 import type { RowBinaryWriter } from './rowbinary.ts';
 
 /** Appends the JSON of the value at p to o; the position after it, or -1 (give it back). */
@@ -69,19 +70,54 @@ function jsonString(o: RowBinaryWriter, buf: Buffer, a: number, e: number): void
   o.pos = q;
 }
 
+/** Keys up to this many per map are compared byte by byte; beyond, a Set finds a repeat. */
+const FEW_KEYS = 8;
+
+/**
+ * The keys of one map read so far, to find a repeated key: JSON.stringify of the decoded object
+ * writes it once (at its first place, with its last value), so such a map is given back. A few
+ * keys are compared as bytes (no string made); from the ninth on they go into a Set, as their
+ * bytes in latin1 (one character per byte), so a map of 10,000 keys costs 10,000 look-ups,
+ * not 50 million comparisons.
+ */
+export class SeenKeys {
+  private readonly spans: number[] = [];
+  private set: Set<string> | undefined;
+
+  /** Adds the key at bytes a … e of buf; false when the map had it already. */
+  add(buf: Buffer, a: number, e: number): boolean {
+    const set = this.set;
+    if (set) {
+      const size = set.size;
+      return set.add(buf.toString('latin1', a, e)).size > size;
+    }
+    const spans = this.spans;
+    for (let k = 0; k < spans.length; k += 2) {
+      const ka = spans[k] as number;
+      const ke = spans[k + 1] as number;
+      if (ke - ka === e - a && buf.compare(buf, ka, ke, a, e) === 0) return false;
+    }
+    if (spans.length < 2 * FEW_KEYS) {
+      spans.push(a, e);
+      return true;
+    }
+    const all = new Set<string>();
+    for (let k = 0; k < spans.length; k += 2) all.add(buf.toString('latin1', spans[k], spans[k + 1]));
+    all.add(buf.toString('latin1', a, e));
+    this.set = all;
+    return true;
+  }
+}
+
 /** Map keys JSON.stringify of the decoded object would not write in order, once. */
-function awkwardKey(buf: Buffer, a: number, e: number, keys: number[]): boolean {
+function awkwardKey(buf: Buffer, a: number, e: number, keys: SeenKeys): boolean {
   const first = buf[a] as number;
   // Integer-like keys come first in an object's order; `__proto__` is not an own key.
   if (first >= 0x30 && first <= 0x39) return true;
   if (e - a === 9 && buf.toString('latin1', a, e) === '__proto__') return true;
-  for (let k = 0; k < keys.length; k += 2) {
-    const ka = keys[k] as number;
-    const ke = keys[k + 1] as number;
-    if (ke - ka === e - a && buf.compare(buf, ka, ke, a, e) === 0) return true;
-  }
-  keys.push(a, e);
-  return false;
+  // Keys that are not UTF-8 differ as bytes but may decode to the same text (U+FFFD).
+  if (!cleanText(buf, a, e)) return true;
+  return !keys.add(buf, a, e);
 }
 
 const bytesOf = (text: string) => new Uint8Array(Buffer.from(text, 'utf8'));
@@ -127,7 +163,8 @@ export function jsonTranscoderFor(type: avro.Type): JsonTranscode | undefined {
         break;
       case 'int':
         emit(varint('n'));
-        emit('ascii(o, String(n));');
+        // An overlong varint decodes to NaN or Infinity, which JSON.stringify writes as null.
+        emit("ascii(o, Number.isFinite(n) ? String(n) : 'null');");
         break;
       case 'long':
         emit(varint('n'));
@@ -164,6 +201,9 @@ export function jsonTranscoderFor(type: avro.Type): JsonTranscode | undefined {
       }
       case 'record': {
         const fields = node.fields ?? [];
+        // avsc drops a field named `__proto__` from the decoded object (JSON.stringify never
+        // sees it): such records are left to avsc.
+        if (fields.some((f) => f.name === '__proto__')) supported = false;
         fields.forEach((field, i) => {
           const key = `${i === 0 ? '{' : ','}${JSON.stringify(field.name)}:`;
           emit(`lit(o, ${ref(bytesOf(key))});`);
@@ -175,17 +215,25 @@ export function jsonTranscoderFor(type: avro.Type): JsonTranscode | undefined {
       case 'array':
       case 'map': {
         const isMap = node.typeName === 'map';
-        const item = gen((isMap ? node.valuesType : node.itemsType) as avro.Type);
+        const itemType = (isMap ? node.valuesType : node.itemsType) as avro.Type;
+        const item = gen(itemType);
+        // The fewest bytes an item takes (a map's key at least one).
+        const min = minBytes(itemType) + (isMap ? 1 : 0);
         const [open, close] = isMap ? ['{', '}'] : ['[', ']'];
         emit(`lit(o, ${ref(bytesOf(open))});`);
-        if (isMap) emit('const keys = [];');
+        if (isMap) emit('const keys = new SeenKeys();');
         emit('let first = true;');
         emit('for (;;) {');
         emit(varint('n'));
+        // avsc ends the list at any falsy count: 0, or NaN from an overlong varint (then reads
+        // on, or refuses the bytes as trailing data). Only a safe integer is taken here.
+        emit('if (!Number.isSafeInteger(n)) return -1;');
         emit('if (n === 0) break;');
         emit(`if (n < 0) { n = -n; ${varint('s')} }`);
-        // More items than bytes left (zero-byte items aside, which avsc may refuse): give back.
-        emit('if (n > buf.length - p + 1) return -1;');
+        // More items than the bytes left can hold, or too many that take no bytes (null, an
+        // empty record): given back, and avsc refuses them too (avro-bounds.ts).
+        if (min > 0) emit(`if (n * ${min} > buf.length - p) return -1;`);
+        else emit('state.empty -= n; if (state.empty < 0) return -1;');
         emit('for (let i = 0; i < n; i++) {');
         emit(`if (first) first = false; else lit(o, ${ref(bytesOf(','))});`);
         if (isMap) {
@@ -213,8 +261,16 @@ export function jsonTranscoderFor(type: avro.Type): JsonTranscode | undefined {
   const root = gen(type);
   if (!supported) return undefined;
   const source = ['"use strict";', ...functions, `return ${root};`].join('\n');
-  const make = new Function('R', 'readLong', 'state', 'lit', 'ascii', 'jsonString', 'awkwardKey', source) as (
-    ...args: unknown[]
-  ) => JsonTranscode;
-  return make(refs, readLong, state, lit, ascii, jsonString, awkwardKey);
+  const make = new Function(
+    'R',
+    'readLong',
+    'state',
+    'lit',
+    'ascii',
+    'jsonString',
+    'awkwardKey',
+    'SeenKeys',
+    source,
+  ) as (...args: unknown[]) => JsonTranscode;
+  return make(refs, readLong, state, lit, ascii, jsonString, awkwardKey, SeenKeys);
 }

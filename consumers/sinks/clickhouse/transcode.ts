@@ -22,6 +22,7 @@
  * avsc's own verdict (a dead letter for bytes that do not decode) or avsc's own string.
  */
 import avro from 'avsc';
+import { boundLists, MAX_EMPTY_ITEMS } from '../../avro-bounds.ts';
 import type { SinkRecord } from '../../sink.ts';
 import { cleanText, readLong, SAFE_LONG, state } from './avro-read.ts';
 import { RowBinaryWriter, type Write, writerFor } from './rowbinary.ts';
@@ -142,6 +143,9 @@ export function transcoderFor(
   const byName = new Map(columns.map((c) => [c.name, c]));
   if (columns.some((c) => !table.has(c.name))) return undefined;
   if (recordFields.some((f) => !byName.has(f.name))) return undefined;
+  // avsc gives a field named `__proto__` no value (it sets the object's prototype): the
+  // decode-then-encode path writes its default, not the bytes.
+  if (recordFields.some((f) => f.name === '__proto__')) return undefined;
   const fields = recordFields.map((f) =>
     withJson(fieldOf(f), byName.get(f.name) as Column, table.get(f.name)),
   );
@@ -219,7 +223,8 @@ export function transcoderFor(
     if (!write) return undefined;
     emit(`c = ${names.length};`);
     names.push(name);
-    const meta = metadata[name];
+    // An own key only: a column named `toString` or `constructor` is a field, not a method.
+    const meta = Object.hasOwn(metadata, name) ? metadata[name] : undefined;
     const column = byName.get(name);
     const i = fieldIndex.get(name);
     if (meta && name === '_key' && columnType.trim() === 'String') {
@@ -264,7 +269,7 @@ export function transcoderFor(
   const body = [
     '"use strict";',
     'return function transcode(w, r, buf) {',
-    `const end = buf.length; let p = ${WIRE_HEADER}, b = 0, n = 0, d; scratch.pos = 0;`,
+    `const end = buf.length; let p = ${WIRE_HEADER}, b = 0, n = 0, d; scratch.pos = 0; state.empty = ${MAX_EMPTY_ITEMS};`,
     locals.length > 0 ? `let ${locals.join(', ')};` : '',
     ...lines,
     '};',
@@ -281,8 +286,22 @@ export function transcoderFor(
   ) as (...args: unknown[]) => Transcode;
   // JSON text is written here first (its length goes before it); one per transcoder, which
   // runs synchronously, so never shared by two rows at once.
-  return make(refs, readLong, state, cleanText, copyString, report, new RowBinaryWriter(4096));
+  const scratch = new RowBinaryWriter(SCRATCH_SIZE);
+  const transcode = make(refs, readLong, state, cleanText, copyString, report, scratch);
+  return (w, record, bytes) => {
+    try {
+      return transcode(w, record, bytes);
+    } finally {
+      // A huge row grew it: shrunk again, or every plan (kept per schema and table) would keep
+      // its largest row ever outside the V8 heap cap (2 MB of control characters: 64 MiB).
+      if (scratch.buf.length > SCRATCH_KEEP) scratch.reset(SCRATCH_KEEP, SCRATCH_SIZE);
+    }
+  };
 }
+
+/** The JSON scratch buffer of a transcoder: its first size, and the most it keeps after a row. */
+const SCRATCH_SIZE = 4096;
+const SCRATCH_KEEP = 256 << 10;
 
 /** avsc types per writer schema id, built once (as the decoder builds them), for the transcoders. */
 export class WriterTypes {
@@ -299,7 +318,7 @@ export class WriterTypes {
       if (!record.avro || types.has(id) || !schemas.has(id)) continue;
       if (!this.byId.has(id)) {
         try {
-          this.byId.set(id, avro.Type.forSchema(record.schema as avro.Schema));
+          this.byId.set(id, boundLists(avro.Type.forSchema(record.schema as avro.Schema)));
         } catch {
           this.byId.set(id, null);
         }
