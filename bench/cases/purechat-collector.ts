@@ -10,8 +10,9 @@
  *   (e)   collector paced at half of (a10)'s request rate, 10 events per request
  *
  * The goal (issue 8): (b) ≥ 50 % of (a) and (c) ≥ 50 % of (a10), with p99 ≤ 20 ms at half the
- * bare server's rate — (d) and (e). Both servers get the same client: this process, one undici
- * pool of CONNECTIONS keep-alive connections, no pipelining, the same prepared bodies.
+ * bare server's rate — (d) and (e). In the closed-loop rows (a)–(c) both servers get the same
+ * client: this process, one undici pool of CONNECTIONS keep-alive connections, no pipelining, the
+ * same prepared bodies. Only the collector is paced.
  *
  * The paced rows offer a rate, so they must not cap how many requests are in flight: with 32
  * connections a server that answers in t ms can take at most 32 / t requests a millisecond, and
