@@ -13,6 +13,18 @@ import { RowBinaryWriter } from '../../consumers/sinks/clickhouse/rowbinary.ts';
 import { type Capabilities, columnsOf, metadataColumns } from '../../consumers/sinks/clickhouse/schema.ts';
 import { detectCapabilities } from '../../consumers/sinks/clickhouse/sink.ts';
 
+/** Avro's zigzag varint of an integer. */
+export function varint(n: number): number[] {
+  let v = n >= 0 ? 2 * n : -2 * n - 1;
+  const out: number[] = [];
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  out.push(v);
+  return out;
+}
+
 export const OLD = detectCapabilities('18.16.1');
 export const NEW = detectCapabilities('24.3.1');
 

@@ -11,19 +11,7 @@ import { decodeValue } from '../../consumers/decoder.ts';
 import type { AvroRecordSchema } from '../../consumers/sink.ts';
 import { PoisonError } from '../../core/errors.ts';
 import { RECORD_KINDS, schemaVersions } from '../../schemas/catalog.ts';
-import { both, sameRejections } from '../helpers/transcode-both.ts';
-
-/** Avro's zigzag varint. */
-function varint(n: number): number[] {
-  let v = n >= 0 ? 2 * n : -2 * n - 1;
-  const out: number[] = [];
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  out.push(v);
-  return out;
-}
+import { both, sameRejections, varint } from '../helpers/transcode-both.ts';
 
 const listOf = (list: unknown): AvroRecordSchema => ({
   type: 'record',

@@ -14,19 +14,7 @@ import type { AvroRecordSchema, Rejected } from '../../consumers/sink.ts';
 import { encodeRows, planRows } from '../../consumers/sinks/clickhouse/request.ts';
 import { RowBinaryWriter } from '../../consumers/sinks/clickhouse/rowbinary.ts';
 import { columnsOf } from '../../consumers/sinks/clickhouse/schema.ts';
-import { both, OLD, sameRejections, tableOf, wire } from '../helpers/transcode-both.ts';
-
-/** Avro's zigzag varint of an integer. */
-function varint(n: number): number[] {
-  let v = n >= 0 ? 2 * n : -2 * n - 1;
-  const out: number[] = [];
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  out.push(v);
-  return out;
-}
+import { both, OLD, sameRejections, tableOf, varint, wire } from '../helpers/transcode-both.ts';
 
 /** An Avro string. */
 const str = (text: string | Buffer) => {
