@@ -17,12 +17,14 @@ import avro from 'avsc';
 /** The most items of a type that takes no bytes (null, an empty record) one value may hold. */
 export const MAX_EMPTY_ITEMS = 1_000_000;
 
-interface Node {
+/** What the code here reads of an avsc type object (avsc's own fields, not in its typings). */
+export interface AvscNode {
   typeName: string;
   types?: avro.Type[];
-  fields?: { type: avro.Type }[];
+  fields?: { name: string; type: avro.Type }[];
   itemsType?: avro.Type;
   valuesType?: avro.Type;
+  symbols?: string[];
   size?: number;
 }
 
@@ -41,7 +43,7 @@ type Reader = { _read(tap: Tap): unknown };
  * and for a record while its own fields are being counted).
  */
 export function minBytes(type: avro.Type, seen = new Set<avro.Type>()): number {
-  const node = type as unknown as Node;
+  const node = type as unknown as AvscNode;
   switch (node.typeName) {
     case 'null':
       return 0;

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import avro from 'avsc';
+import type { AvscNode } from '../../consumers/avro-bounds.ts';
 import type { AvroRecordSchema } from '../../consumers/sink.ts';
 import { metadataColumns } from '../../consumers/sinks/clickhouse/schema.ts';
 import { PROJECT_ROOT } from '../../core/settings.ts';
@@ -21,15 +22,7 @@ import { both, NEW, OLD, sameRejections, wire } from '../helpers/transcode-both.
  * schemas): deeper than 3 levels unions take null and lists are empty.
  */
 function randomOf(type: avro.Type, depth = 0): unknown {
-  const t = type as unknown as {
-    typeName: string;
-    types?: avro.Type[];
-    fields?: { name: string; type: avro.Type }[];
-    itemsType?: avro.Type;
-    valuesType?: avro.Type;
-    symbols?: string[];
-    size?: number;
-  };
+  const t = type as unknown as AvscNode;
   const n = Math.floor(Math.random() * 4);
   switch (t.typeName) {
     case 'union:unwrapped': {

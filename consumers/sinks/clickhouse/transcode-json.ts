@@ -16,7 +16,7 @@
  * holding bytes (base64 in JSON) are not generated: their fields are decoded by avsc.
  */
 import type avro from 'avsc';
-import { minBytes } from '../../avro-bounds.ts';
+import { type AvscNode, minBytes } from '../../avro-bounds.ts';
 import { cleanText, readLong, SAFE_LONG, state } from './avro-read.ts';
 import type { RowBinaryWriter } from './rowbinary.ts';
 
@@ -121,15 +121,6 @@ function awkwardKey(buf: Buffer, a: number, e: number, keys: SeenKeys): boolean 
 }
 
 const bytesOf = (text: string) => new Uint8Array(Buffer.from(text, 'utf8'));
-
-interface AvscNode {
-  typeName: string;
-  types?: avro.Type[];
-  fields?: { name: string; type: avro.Type }[];
-  itemsType?: avro.Type;
-  valuesType?: avro.Type;
-  symbols?: string[];
-}
 
 /** The JSON transcoder of an avsc type; undefined when the type holds bytes or fixed. */
 export function jsonTranscoderFor(type: avro.Type): JsonTranscode | undefined {
