@@ -1,8 +1,12 @@
 /** Shared pieces of the Freshchat tests: an isolated topic namespace per test and what the topics hold. */
 import assert from 'node:assert/strict';
+import { Registry } from 'prom-client';
 import type { Config } from '../../cli/settings.ts';
 import { loadConfig } from '../../cli/settings.ts';
+import { createLogger } from '../../core/log.ts';
+import { FRESHCHAT_KINDS } from '../../producers/freshchat/poller.ts';
 import type { FreshchatSimulator } from '../../producers/freshchat/simulator/index.ts';
+import { SourceRunner } from '../../producers/runtime/runner.ts';
 import { uniqueName } from './names.ts';
 import { duplicateKeys, type TopicRecord, topicRecords } from './topic-records.ts';
 
@@ -25,6 +29,18 @@ export function freshchatEnv(sim: FreshchatSimulator, prefix = uniqueName('fc'))
     FRESHCHAT_REPORT_POLL_INTERVAL_MS: '20',
     FRESHCHAT_REQUESTS_PER_MINUTE: '1000000',
   };
+}
+
+/** The producer runtime as the Freshchat poller makes it, for tests that drive it directly. */
+export function freshchatRunner(config: Config, metrics = new Registry()): SourceRunner {
+  return new SourceRunner({
+    config,
+    name: 'freshchat',
+    kinds: FRESHCHAT_KINDS,
+    contract: config.freshchat.contract,
+    log: createLogger('test'),
+    metrics,
+  });
 }
 
 export function configOf(env: NodeJS.ProcessEnv): Config {

@@ -7,13 +7,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Registry } from 'prom-client';
-import { createLogger } from '../../core/log.ts';
-import { FRESHCHAT_KINDS } from '../../producers/freshchat/poller.ts';
 import { FreshchatSimulator } from '../../producers/freshchat/simulator/index.ts';
 import { EmitWindow } from '../../producers/freshchat/sync-context.ts';
-import { SourceRunner } from '../../producers/runtime/runner.ts';
+import type { SourceRunner } from '../../producers/runtime/runner.ts';
 import type { SourceContext } from '../../producers/source.ts';
-import { configOf, freshchatEnv, recordsOf } from '../helpers/freshchat.ts';
+import { configOf, freshchatEnv, freshchatRunner, recordsOf } from '../helpers/freshchat.ts';
 
 const LINGER_MS = 60_000;
 
@@ -39,14 +37,7 @@ async function withRunner(
     const env = { ...freshchatEnv(sim), CHATSTREAM_PRODUCER_LINGER_MS: String(LINGER_MS) };
     const config = configOf(env);
     const metrics = new Registry();
-    const runner = new SourceRunner({
-      config,
-      name: 'freshchat',
-      kinds: FRESHCHAT_KINDS,
-      contract: config.freshchat.contract,
-      log: createLogger('test'),
-      metrics,
-    });
+    const runner = freshchatRunner(config, metrics);
     await runner.start();
     try {
       await fn(runner, sim.snapshot().users as unknown as Record<string, unknown>[], metrics, env);

@@ -5,14 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Registry } from 'prom-client';
 import { RetriableError } from '../../core/errors.ts';
-import { createLogger } from '../../core/log.ts';
-import { FRESHCHAT_KINDS } from '../../producers/freshchat/poller.ts';
 import { FreshchatSimulator } from '../../producers/freshchat/simulator/index.ts';
-import { SourceRunner } from '../../producers/runtime/runner.ts';
 import type { SourceContext } from '../../producers/source.ts';
-import { configOf, freshchatEnv, recordsOf } from '../helpers/freshchat.ts';
+import { configOf, freshchatEnv, freshchatRunner, recordsOf } from '../helpers/freshchat.ts';
 
 test('emit after stop: refused with a retriable error, nothing of it written', async () => {
   const sim = await FreshchatSimulator.start({
@@ -22,14 +18,7 @@ test('emit after stop: refused with a retriable error, nothing of it written', a
   try {
     const env = freshchatEnv(sim);
     const config = configOf(env);
-    const runner = new SourceRunner({
-      config,
-      name: 'freshchat',
-      kinds: FRESHCHAT_KINDS,
-      contract: config.freshchat.contract,
-      log: createLogger('test'),
-      metrics: new Registry(),
-    });
+    const runner = freshchatRunner(config);
     await runner.start();
     const [first, second] = sim.snapshot().users as unknown as Record<string, unknown>[];
     let context: SourceContext | undefined;
