@@ -95,6 +95,11 @@ export class SourceRunner {
   /** Since when the pages in hand have waited without one being settled. */
   private waitingSince = 0;
   private fatal?: Error;
+  /**
+   * Set when a page failed during a stop (its retries ended with the grace period): every later
+   * page is refused too, so no later cursor commits past the records that were not written.
+   */
+  private failedInStop?: Error;
   /** Set once stop() has drained: a page handed over later is refused, not written by a closing producer. */
   private closed = false;
   /** Set while Kafka or the registry keeps failing (the reason); cleared by the next commit. */
@@ -273,8 +278,9 @@ export class SourceRunner {
   }
 
   private async encodeOne(pending: Pending): Promise<void> {
-    if (this.fatal) {
-      this.settle([pending], this.fatal);
+    const refusal = this.fatal ?? this.failedInStop;
+    if (refusal) {
+      this.settle([pending], refusal);
       return;
     }
     try {
@@ -318,9 +324,11 @@ export class SourceRunner {
         Boolean(this.fatal || this.stopping.signal.aborted),
       );
       const batch = this.ready.take(max);
-      // After a fatal error nothing more is committed: a fenced writer must not come back.
-      if (this.fatal) {
-        this.settle(batch, this.fatal);
+      // After a fatal error nothing more is committed: a fenced writer must not come back. After
+      // a page failed in a stop, nothing later is: its cursor would pass the page's records.
+      const refusal = this.fatal ?? this.failedInStop;
+      if (refusal) {
+        this.settle(batch, refusal);
         continue;
       }
       try {
@@ -341,6 +349,10 @@ export class SourceRunner {
     }
     this.waitingSince = Date.now(); // the pages still in hand wait from now
     this.m.pending.set({ source: this.name }, this.pendingRecords);
+    if (error && !(error instanceof FatalError) && this.stopping.signal.aborted)
+      this.failedInStop ??= new RetriableError(
+        `${this.name}: stopped after an earlier page was not written; this one is refused so that no cursor passes it`,
+      );
     if (error instanceof FatalError && !this.fatal) {
       this.fatal = error;
       this.options.log.error('source stopped by a fatal error', { source: this.name, error: error.message });
