@@ -52,3 +52,28 @@ export async function withRetries<T>(
     }
   }
 }
+
+/**
+ * withRetries bounded in time, for start-up steps (a broker that just restarted answers
+ * "not the leader" for a while): retriable failures are retried until `timeoutMs` has passed,
+ * then the last one is thrown; any other failure at once.
+ */
+export async function withRetriesFor<T>(
+  fn: () => Promise<T>,
+  policy: RetryPolicy,
+  timeoutMs: number,
+  onRetry?: (error: Error, attempt: number, waitMs: number) => void,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      const left = deadline - Date.now();
+      if (!isRetriable(error) || left <= 0) throw error;
+      const wait = Math.min(backoffMs(attempt, policy), left);
+      onRetry?.(error as Error, attempt + 1, wait);
+      await sleep(wait);
+    }
+  }
+}

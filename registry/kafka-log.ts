@@ -7,7 +7,9 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
+import { isRetriable, ServiceError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
+import { withRetriesFor } from '../core/retry.ts';
 import { createProducer } from '../kafka/client.ts';
 import { registryErrors as E } from './errors.ts';
 import { decodeRecord, encodeRecord, type RegistryRecord } from './records.ts';
@@ -15,6 +17,11 @@ import type { RecordLog } from './registry.ts';
 import type { RegistryState } from './state.ts';
 
 const WRITE_TIMEOUT_MS = 30_000;
+/**
+ * How long the start retries Kafka's "not ready yet" answers (a broker that just restarted is
+ * "not the leader" of `_schemas` until it has loaded the partition).
+ */
+const START_TIMEOUT_MS = 60_000;
 
 interface Waiter {
   offset: number;
@@ -57,17 +64,45 @@ export class KafkaRecordLog implements RecordLog {
     this.log.info('created the schemas topic', { topic: this.topic });
   }
 
-  /** Replays the topic; resolves once the state holds everything written before the start. */
-  async start(): Promise<void> {
+  /** Where `_schemas` ends now (creating it when missing), retrying while Kafka is not ready. */
+  private async endOffset(): Promise<number> {
     const admin = this.kafka.admin();
-    await admin.connect();
-    let end: number;
     try {
-      await this.ensureTopic(admin);
-      end = Number((await admin.fetchTopicOffsets(this.topic))[0]?.high ?? 0);
+      return await withRetriesFor(
+        async () => {
+          await admin.connect();
+          await this.ensureTopic(admin);
+          return Number((await admin.fetchTopicOffsets(this.topic))[0]?.high ?? 0);
+        },
+        { initialMs: 200, maxMs: 5_000 },
+        START_TIMEOUT_MS,
+        (error, attempt, waitMs) =>
+          this.log.warn('Kafka is not ready for the schemas topic yet; retrying', {
+            topic: this.topic,
+            attempt,
+            waitMs,
+            error: error.message,
+          }),
+      );
+    } catch (error) {
+      if (!isRetriable(error)) throw error;
+      throw new ServiceError(
+        'kafka',
+        `cannot read the schemas topic ${this.topic}: ${(error as Error).message}`,
+        {
+          code: 'UNREACHABLE',
+          hint: 'is Kafka running (chatstream stack status)? check CHATSTREAM_KAFKA_BROKERS',
+          cause: error,
+        },
+      );
     } finally {
       await admin.disconnect();
     }
+  }
+
+  /** Replays the topic; resolves once the state holds everything written before the start. */
+  async start(): Promise<void> {
+    const end = await this.endOffset();
     // Fail a write within seconds (the client gets 50001 and may retry) rather than hang.
     this.producer = createProducer(this.kafka, {
       idempotent: true,

@@ -11,7 +11,7 @@ import {
   RetriableError,
   ServiceError,
 } from '../../core/errors.ts';
-import { backoffMs, sleep, withRetries } from '../../core/retry.ts';
+import { backoffMs, sleep, withRetries, withRetriesFor } from '../../core/retry.ts';
 
 const connectionError = () => new kafkajs.KafkaJSConnectionError('Connection error: broker went away');
 
@@ -154,4 +154,58 @@ test('sleep resolves early, without throwing, when the signal aborts', async () 
   assert.ok(Date.now() - started < 5_000);
   await sleep(60_000, stop.signal); // already aborted: at once
   await sleep(1);
+});
+
+test('withRetriesFor retries "not the leader" until it works, gives up after its time, and throws the rest at once', async () => {
+  // kafkajs' own error for broker code 6, as admin.fetchTopicOffsets throws it after a restart.
+  const ProtocolError = kafkajs.KafkaJSProtocolError as unknown as new (e: object) => Error;
+  const notLeader = () =>
+    new ProtocolError({
+      type: 'NOT_LEADER_FOR_PARTITION',
+      code: 6,
+      retriable: true,
+      message: 'This server is not the leader for that topic-partition',
+    });
+  const policy = { initialMs: 1, maxMs: 5 };
+  let calls = 0;
+  const retried: number[] = [];
+  const value = await withRetriesFor(
+    async () => {
+      calls += 1;
+      if (calls < 3) throw notLeader();
+      return 'end offset';
+    },
+    policy,
+    10_000,
+    (_error, attempt) => retried.push(attempt),
+  );
+  assert.equal(value, 'end offset');
+  assert.deepEqual(retried, [1, 2]);
+
+  const started = Date.now();
+  await assert.rejects(
+    withRetriesFor(
+      async () => {
+        throw notLeader();
+      },
+      policy,
+      50,
+    ),
+    /not the leader/,
+  );
+  assert.ok(Date.now() - started >= 50, 'it kept trying for its time');
+
+  let fatalCalls = 0;
+  await assert.rejects(
+    withRetriesFor(
+      async () => {
+        fatalCalls += 1;
+        throw new FatalError('wrong password', { code: 'AUTH', exitCode: EXIT.config });
+      },
+      policy,
+      10_000,
+    ),
+    /wrong password/,
+  );
+  assert.equal(fatalCalls, 1);
 });
