@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { main } from '../../cli/main.ts';
+import { main } from '../../cli/app.ts';
 import { loadConfig } from '../../cli/settings.ts';
 import { EXIT, UsageError } from '../../core/errors.ts';
 import { configureLogging, createLogger } from '../../core/log.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { commands, main } from '../../cli/main.ts';
+import { commands, main } from '../../cli/app.ts';
 import { EXIT, UsageError } from '../../core/errors.ts';
 import { renderTable } from '../../core/table.ts';
 
