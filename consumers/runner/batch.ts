@@ -24,7 +24,7 @@ import { EXIT, FatalError, PoisonError } from '../../core/errors.ts';
 import { LazyRecord } from '../lazy-record.ts';
 import { type Batch, type SinkRecord, TOMBSTONE_SCHEMA, type WriteResult } from '../sink.ts';
 import { EndBatch } from './decisions.ts';
-import { type BatchHost, decodedSize } from './host.ts';
+import { type BatchHost, decodedSize, lazyRecordSize } from './host.ts';
 import { BatchKeepalive } from './keepalive.ts';
 import { PartitionLetters } from './partition-letters.ts';
 
@@ -239,7 +239,7 @@ export class BatchWork {
           ),
         );
         this.chunkBytes += bytes;
-        this.chunkMemory += decodedSize(bytes);
+        this.chunkMemory += lazyRecordSize(bytes);
         return;
       }
       const decoded =

@@ -23,6 +23,16 @@ export function decodedSize(avroBytes: number): number {
   return 256 + 4 * avroBytes;
 }
 
+/**
+ * Estimated memory of one record in flight for a sink that reads Avro bytes itself (LazyRecord):
+ * the record object, its offset and array slot (154 bytes measured, heap retained after GC), and
+ * its row in the RowBinary body (the Avro bytes plus the metadata columns). Its Avro bytes stay
+ * in the fetch kafkajs holds, which the fetch's own budget counts.
+ */
+export function lazyRecordSize(avroBytes: number): number {
+  return 224 + avroBytes;
+}
+
 /** A partition waiting on a retriable failure, for /health. */
 export interface Wait {
   topic: string;
