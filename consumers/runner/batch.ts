@@ -21,6 +21,7 @@
  */
 import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
 import { EXIT, FatalError, PoisonError } from '../../core/errors.ts';
+import type { WriterSchema } from '../decoder.ts';
 import { LazyRecord } from '../lazy-record.ts';
 import { type Batch, type SinkRecord, TOMBSTONE_SCHEMA, type WriteResult } from '../sink.ts';
 import { EndBatch } from './decisions.ts';
@@ -144,7 +145,8 @@ export class BatchWork {
       )
         await this.startFlush();
       this.read += 1;
-      await this.decode(message, offset, bytes);
+      // Most records take the synchronous path (no promise per record); the rest are awaited.
+      if (!this.pushLazy(message, offset, bytes)) await this.decode(message, offset, bytes);
       this.handled = offset;
     }
     await this.startFlush();
@@ -217,6 +219,41 @@ export class BatchWork {
     );
   }
 
+  /**
+   * A lazy sink's record whose writer schema is known already: kept as its Avro bytes, without
+   * a promise. False when it needs `decode` (no lazy sink, a tombstone, an unknown schema, or
+   * bytes that are not a record of a known schema: `decode` dead-letters those).
+   */
+  private pushLazy(message: KafkaMessage, offset: bigint, bytes: number): boolean {
+    const value = message.value;
+    if (!this.lazy || value === null) return false;
+    let writer: WriterSchema | undefined;
+    try {
+      writer = this.lazy.schemaKnown(value);
+    } catch (error) {
+      if (error instanceof PoisonError) return false; // decode() dead-letters it
+      throw error;
+    }
+    if (!writer) return false;
+    this.addLazy(message, offset, bytes, writer, value);
+    return true;
+  }
+
+  private addLazy(
+    message: KafkaMessage,
+    offset: bigint,
+    bytes: number,
+    writer: WriterSchema,
+    value: Buffer,
+  ): void {
+    const { topic, partition } = this;
+    this.chunk.push(
+      new LazyRecord(topic, partition, offset, Number(message.timestamp), message.key, writer, value),
+    );
+    this.chunkBytes += bytes;
+    this.chunkMemory += lazyRecordSize(bytes);
+  }
+
   private async decode(message: KafkaMessage, offset: bigint, bytes: number): Promise<void> {
     if (message.value === null) {
       this.tombstone(message, offset);
@@ -227,19 +264,7 @@ export class BatchWork {
         const { schemaKnown, schemaOf } = this.lazy;
         const value = message.value;
         const writer = schemaKnown(value) ?? (await this.keep.op('fetching a schema', () => schemaOf(value)));
-        this.chunk.push(
-          new LazyRecord(
-            this.topic,
-            this.partition,
-            offset,
-            Number(message.timestamp),
-            message.key,
-            writer,
-            value,
-          ),
-        );
-        this.chunkBytes += bytes;
-        this.chunkMemory += lazyRecordSize(bytes);
+        this.addLazy(message, offset, bytes, writer, value);
         return;
       }
       const decoded =
