@@ -30,30 +30,37 @@ export const PIPELINE_HEAP_ALLOWANCE_MIB = 160;
  */
 export const SINK_V8_FLAGS = ['--max-semi-space-size=16'];
 
-/** The heap cap (MiB) and V8 flags of the commands that run with one; undefined for the others. */
-export function heapOfCommand(argv: string[], config: Config): { mib: number; flags: string[] } | undefined {
+/** The commands that run with a heap cap: `sink <name>` and `start`, unless they only print help. */
+export function capsHeap(argv: string[]): 'sink' | 'start' | undefined {
   if (argv.includes('--help') || argv.includes('-h')) return undefined;
-  const sink = sinkHeapMiB(config.sink.memoryBytes);
-  if (argv[0] === 'sink' && argv.slice(1).some((a) => !a.startsWith('-')))
-    return { mib: sink, flags: SINK_V8_FLAGS };
-  if (argv[0] === 'start') return { mib: sink + PIPELINE_HEAP_ALLOWANCE_MIB, flags: [] };
+  if (argv[0] === 'sink' && argv.slice(1).some((a) => !a.startsWith('-'))) return 'sink';
+  if (argv[0] === 'start') return 'start';
   return undefined;
+}
+
+/** The heap cap (MiB) and V8 flags of a command that runs with one. */
+export function heapOf(command: 'sink' | 'start', config: Config): { mib: number; flags: string[] } {
+  const sink = sinkHeapMiB(config.sink.memoryBytes);
+  // `start` runs the sink in its own process: the same young generation, so the same bound.
+  return { mib: command === 'sink' ? sink : sink + PIPELINE_HEAP_ALLOWANCE_MIB, flags: SINK_V8_FLAGS };
 }
 
 /**
  * Re-runs the process with its command's heap cap before the command's modules load (so they
- * load once). A configuration that does not load is left to the command line to report.
+ * load once). Only those commands read the configuration here (once more after the re-run);
+ * one that does not load is left to the command line to report.
  */
 export function capHeapForCommand(argv: string[]): void {
-  if (heapCapped()) return;
+  const command = capsHeap(argv);
+  if (!command || heapCapped()) return;
   let config: Config;
   try {
     config = loadConfig();
   } catch {
     return;
   }
-  const heap = heapOfCommand(argv, config);
-  if (heap) capHeap(heap.mib, heap.flags);
+  const heap = heapOf(command, config);
+  capHeap(heap.mib, heap.flags);
 }
 
 /** True when this process runs with a heap cap already (a flag or NODE_OPTIONS). */

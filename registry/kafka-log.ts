@@ -6,22 +6,17 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
-import { isRetriable, ServiceError } from '../core/errors.ts';
+import type { Consumer, Kafka, Producer } from 'kafkajs';
+import { ServiceError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
-import { withRetriesFor } from '../core/retry.ts';
 import { createProducer } from '../kafka/client.ts';
 import { registryErrors as E } from './errors.ts';
+import { START_TIMEOUT_MS, schemasEnd, startStep } from './kafka-start.ts';
 import { decodeRecord, encodeRecord, type RegistryRecord } from './records.ts';
 import type { RecordLog } from './registry.ts';
 import type { RegistryState } from './state.ts';
 
 const WRITE_TIMEOUT_MS = 30_000;
-/**
- * How long the start retries Kafka's "not ready yet" answers (a broker that just restarted is
- * "not the leader" of `_schemas` until it has loaded the partition).
- */
-const START_TIMEOUT_MS = 60_000;
 
 interface Waiter {
   offset: number;
@@ -39,87 +34,77 @@ export class KafkaRecordLog implements RecordLog {
   private position = 0;
   private waiters: Waiter[] = [];
 
-  constructor(kafka: Kafka, topic: string, state: RegistryState, log: Logger) {
+  /** How long each start step retries Kafka's "not ready yet" answers. */
+  private readonly startTimeoutMs: number;
+
+  constructor(
+    kafka: Kafka,
+    topic: string,
+    state: RegistryState,
+    log: Logger,
+    startTimeoutMs = START_TIMEOUT_MS,
+  ) {
     this.kafka = kafka;
     this.topic = topic;
     this.state = state;
     this.log = log;
-  }
-
-  private async ensureTopic(admin: Admin): Promise<void> {
-    const existing = await admin.listTopics();
-    if (existing.includes(this.topic)) return;
-    const brokers = (await admin.describeCluster()).brokers.length;
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        {
-          topic: this.topic,
-          numPartitions: 1,
-          replicationFactor: Math.min(3, brokers),
-          configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
-        },
-      ],
-    });
-    this.log.info('created the schemas topic', { topic: this.topic });
-  }
-
-  /** Where `_schemas` ends now (creating it when missing), retrying while Kafka is not ready. */
-  private async endOffset(): Promise<number> {
-    const admin = this.kafka.admin();
-    try {
-      return await withRetriesFor(
-        async () => {
-          await admin.connect();
-          await this.ensureTopic(admin);
-          return Number((await admin.fetchTopicOffsets(this.topic))[0]?.high ?? 0);
-        },
-        { initialMs: 200, maxMs: 5_000 },
-        START_TIMEOUT_MS,
-        (error, attempt, waitMs) =>
-          this.log.warn('Kafka is not ready for the schemas topic yet; retrying', {
-            topic: this.topic,
-            attempt,
-            waitMs,
-            error: error.message,
-          }),
-      );
-    } catch (error) {
-      if (!isRetriable(error)) throw error;
-      throw new ServiceError(
-        'kafka',
-        `cannot read the schemas topic ${this.topic}: ${(error as Error).message}`,
-        {
-          code: 'UNREACHABLE',
-          hint: 'is Kafka running (chatstream stack status)? check CHATSTREAM_KAFKA_BROKERS',
-          cause: error,
-        },
-      );
-    } finally {
-      await admin.disconnect();
-    }
+    this.startTimeoutMs = startTimeoutMs;
   }
 
   /** Replays the topic; resolves once the state holds everything written before the start. */
   async start(): Promise<void> {
-    const end = await this.endOffset();
+    try {
+      await this.replay();
+    } catch (error) {
+      // What did connect must not keep a failed start's process alive.
+      await this.stop().catch(() => {});
+      throw error;
+    }
+  }
+
+  private async replay(): Promise<void> {
+    const { log, startTimeoutMs: timeout } = this;
+    const end = await schemasEnd(this.kafka, this.topic, log, timeout);
     // Fail a write within seconds (the client gets 50001 and may retry) rather than hang.
-    this.producer = createProducer(this.kafka, {
+    const producer = createProducer(this.kafka, {
       idempotent: true,
       maxInFlightRequests: 1,
       retry: { retries: 2, maxRetryTime: 2000 },
     });
-    await this.producer.connect();
+    this.producer = producer;
+    await startStep('connecting the schemas producer', () => producer.connect(), log, timeout);
     // A group of its own per instance: every instance reads the whole topic; nothing is committed.
     // Short fetch waits: a stop does not hang on a long poll.
-    this.consumer = this.kafka.consumer({
+    const consumer = this.kafka.consumer({
       groupId: `chatstream-registry-${randomUUID()}`,
       maxWaitTimeInMs: 500,
     });
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
+    this.consumer = consumer;
+    await startStep(
+      'joining the schemas topic',
+      async () => {
+        await consumer.connect();
+        await consumer.subscribe({ topic: this.topic, fromBeginning: true });
+      },
+      log,
+      timeout,
+    );
+    // A reader that kafkajs gives up on (it does not restart it) ends the replay with an error
+    // instead of leaving the registry waiting forever.
+    const stopped = new Promise<never>((_, reject) =>
+      consumer.on(consumer.events.CRASH, ({ payload }) => {
+        if (!payload.restart)
+          reject(
+            new ServiceError('kafka', `the schemas topic reader stopped: ${payload.error.message}`, {
+              code: 'UNREACHABLE',
+              cause: payload.error,
+            }),
+          );
+      }),
+    );
+    stopped.catch(() => {}); // a crash after the replay is not the start's to report
     const caughtUp = this.waitFor(end - 1);
-    await this.consumer.run({
+    await consumer.run({
       autoCommit: false,
       eachMessage: async ({ message }) => {
         const key = message.key?.toString('utf8') ?? '';
@@ -142,7 +127,7 @@ export class KafkaRecordLog implements RecordLog {
         this.advance(Number(message.offset) + 1);
       },
     });
-    await caughtUp;
+    await Promise.race([caughtUp, stopped]);
     this.log.info('schemas replayed', { topic: this.topic, records: end, maxId: this.state.maxId });
   }
 

@@ -9,7 +9,7 @@ import { serveMetrics } from '../../core/metrics.ts';
 import { ensureTopics, topicName } from '../../kafka/topics.ts';
 import { RECORD_KINDS } from '../../schemas/catalog.ts';
 import type { Command } from '../command.ts';
-import { capHeap, SINK_V8_FLAGS, sinkHeapMiB } from '../heap.ts';
+import { capHeap, heapOf } from '../heap.ts';
 import type { Config } from '../settings.ts';
 import { stopSignals } from '../signals.ts';
 
@@ -47,7 +47,8 @@ export const sinkCommand: Command = {
     const name = ctx.args[0];
     if (!name) throw new UsageError('which sink?', `chatstream sink <${SINKS.map((s) => s.name).join('|')}>`);
     const definition = sinkByName(name);
-    capHeap(sinkHeapMiB(ctx.config.sink.memoryBytes), SINK_V8_FLAGS);
+    const heap = heapOf('sink', ctx.config);
+    capHeap(heap.mib, heap.flags);
     const log = ctx.log.child(`sink.${name}`);
     const group =
       (ctx.flags.group as string | undefined) ?? ctx.config.sink.group ?? `chatstream-sink-${name}`;

@@ -20,7 +20,7 @@ import { RECORD_KINDS } from '../../schemas/catalog.ts';
 import { registerAll } from '../../schemas/register.ts';
 import { Stack } from '../../stack/stack.ts';
 import type { Command, Context } from '../command.ts';
-import { capHeap, PIPELINE_HEAP_ALLOWANCE_MIB, sinkHeapMiB } from '../heap.ts';
+import { capHeap, heapOf } from '../heap.ts';
 import { startFreshchat } from '../pipeline/freshchat.ts';
 import { serveProducerMetrics } from '../pipeline/producer-metrics.ts';
 import { type StopSignals, stopSignals } from '../signals.ts';
@@ -54,7 +54,8 @@ export const startCommand: Command = {
     const { config, log } = ctx;
     // The sink runs in this process: cap the heap as `chatstream sink` does, plus an allowance
     // for the sources and the dashboard, so the memory bound holds here (and in the container).
-    capHeap(sinkHeapMiB(config.sink.memoryBytes) + PIPELINE_HEAP_ALLOWANCE_MIB);
+    const heap = heapOf('start', config);
+    capHeap(heap.mib, heap.flags);
     // From here on Ctrl-C / SIGTERM stop gracefully: one that arrives while the parts start
     // lets them finish starting, then stops them all (a second one exits at once).
     const signals = stopSignals(log);

@@ -24,13 +24,16 @@ export function decodedSize(avroBytes: number): number {
 }
 
 /**
- * Estimated memory of one record in flight for a sink that reads Avro bytes itself (LazyRecord):
- * the record object, its offset and array slot (154 bytes measured, heap retained after GC), and
- * its row in the RowBinary body (the Avro bytes plus the metadata columns). Its Avro bytes stay
- * in the fetch kafkajs holds, which the fetch's own budget counts.
+ * Estimated memory of one record in flight for a sink that reads Avro bytes itself (LazyRecord)
+ * and writes RowBinary: the record object, its offset and array slot (154 bytes measured, heap
+ * retained after GC), and its row in the body — up to twice the Avro bytes plus the metadata
+ * columns (a Freshchat message's JSON columns are written as text: 1,199 bytes for 524). Its
+ * Avro bytes stay in the fetch kafkajs holds, which the fetch's own budget counts. The rare
+ * JSONEachRow fallback holds more (the decoded value and the JSON text of each row): the heap
+ * cap, not this estimate, bounds that case.
  */
 export function lazyRecordSize(avroBytes: number): number {
-  return 224 + avroBytes;
+  return 224 + 2 * avroBytes;
 }
 
 /** A partition waiting on a retriable failure, for /health. */

@@ -156,7 +156,9 @@ test('sleep resolves early, without throwing, when the signal aborts', async () 
   await sleep(1);
 });
 
-test('withRetriesFor retries "not the leader" until it works, gives up after its time, and throws the rest at once', async () => {
+test('withRetriesFor retries "not the leader" until it works, gives up after its time, and throws the rest at once', {
+  timeout: 10_000,
+}, async () => {
   // kafkajs' own error for broker code 6, as admin.fetchTopicOffsets throws it after a restart.
   const ProtocolError = kafkajs.KafkaJSProtocolError as unknown as new (e: object) => Error;
   const notLeader = () =>
