@@ -196,13 +196,15 @@ export class SinkRunner {
   private async startStep<T>(service: string, what: string, hint: string, fn: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + (this.options.startTimeoutMs ?? this.options.config.sink.startTimeoutMs);
     for (let attempt = 0; ; attempt++) {
+      if (this.stopping.signal.aborted) throw this.interrupted(service, what);
       try {
         return await fn();
       } catch (error) {
         const decision = decide(error);
         if (decision.action === 'stop') throw decision.error.code === 'INTERNAL' ? error : decision.error;
+        if (this.stopping.signal.aborted) throw this.interrupted(service, what);
         const message = (error as Error).message;
-        if (Date.now() >= deadline || this.stopping.signal.aborted)
+        if (Date.now() >= deadline)
           throw new ServiceError(service, `cannot be reached at start (${what}): ${message}`, {
             code: 'UNREACHABLE',
             hint,
@@ -217,6 +219,15 @@ export class SinkRunner {
         await sleep(waitMs, this.stopping.signal);
       }
     }
+  }
+
+  /** A stop asked for while starting: the start ends at its next step (start() then rejects with INTERRUPTED). */
+  interruptStart(): void {
+    if (this.starting) this.stopping.abort();
+  }
+
+  private interrupted(service: string, what: string): ServiceError {
+    return new ServiceError(service, `stopped while starting (${what})`, { code: 'INTERRUPTED' });
   }
 
   async start(): Promise<void> {

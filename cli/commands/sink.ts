@@ -80,13 +80,19 @@ export const sinkCommand: Command = {
     log.info('metrics', {
       url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}/metrics`,
     });
-    // Ctrl-C / SIGTERM from here on: one during start-up lets it finish, then stops; a second exits at once.
+    // Ctrl-C / SIGTERM from here on: one during start-up ends the start at its next step (a
+    // service that cannot be reached is not waited for), then stops; a second exits at once.
     const signals = stopSignals(log);
+    signals.signal.addEventListener('abort', () => runner.interruptStart(), { once: true });
     try {
       try {
         await runner.start();
       } catch (error) {
         server.close(); // nothing may keep the process alive after a failed start
+        if (signals.signal.aborted && (error as { code?: unknown }).code === 'INTERRUPTED') {
+          log.info('stopped while starting', { during: (error as Error).message });
+          return EXIT.ok;
+        }
         throw error;
       }
       if (!signals.signal.aborted) await Promise.race([once(signals.signal, 'abort'), runner.failed]);
