@@ -2,11 +2,14 @@
  * Topics created with explicit settings rather than broker defaults: entity topics compacted
  * (a new sink rebuilds current state from the beginning), event topics with a retention
  * (forever by default: see retentionMs).
- * Existing topics are left as they are. The project's topics are the record kinds of
+ * Existing topics are left as they are (a retention other than the setting is warned about). The project's topics are the record kinds of
  * schemas/catalog.ts (RECORD_KINDS), which callers pass in.
  */
-import type { Admin, ITopicConfig } from 'kafkajs';
+import kafkajs, { type Admin, type ITopicConfig } from 'kafkajs';
+import { createLogger, type Logger } from '../core/log.ts';
 import type { CoreConfig } from '../core/settings.ts';
+
+const { ConfigResourceTypes } = kafkajs;
 
 /** What a topic needs to be created: its name (before the prefix) and how it keeps records. */
 export interface TopicSpec {
@@ -48,14 +51,72 @@ export function topicConfig(config: CoreConfig, spec: TopicSpec, brokers: number
   };
 }
 
-/** Creates the missing topics; returns the names it created. */
-export async function ensureTopics(admin: Admin, config: CoreConfig, specs: TopicSpec[]): Promise<string[]> {
+/**
+ * Creates the missing topics; returns the names it created. Existing topics keep their settings;
+ * an event topic whose retention differs from CHATSTREAM_KAFKA_EVENT_RETENTION_HOURS gets a
+ * warning (one created before forever became the default deletes backfilled history).
+ */
+export async function ensureTopics(
+  admin: Admin,
+  config: CoreConfig,
+  specs: TopicSpec[],
+  log: Logger = createLogger('kafka.topics'),
+): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
   const brokers = (await admin.describeCluster()).brokers.length;
-  const missing = specs
-    .map((spec) => topicConfig(config, spec, brokers))
-    .filter((t) => !existing.has(t.topic));
-  return createTopics(admin, missing);
+  const wanted = specs.map((spec) => topicConfig(config, spec, brokers));
+  const events = specs.filter((s) => s.retention === 'time').map((s) => topicName(config, s));
+  await warnOnRetention(
+    admin,
+    config,
+    events.filter((t) => existing.has(t)),
+    log,
+  );
+  return createTopics(
+    admin,
+    wanted.filter((t) => !existing.has(t.topic)),
+  );
+}
+
+/** Warns about existing event topics whose retention.ms is not the configured one (best effort). */
+async function warnOnRetention(
+  admin: Admin,
+  config: CoreConfig,
+  topics: string[],
+  log: Logger,
+): Promise<void> {
+  if (topics.length === 0) return;
+  const expected = retentionMs(config.kafka.eventRetentionHours);
+  let described: Awaited<ReturnType<Admin['describeConfigs']>>;
+  try {
+    described = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: topics.map((name) => ({
+        type: ConfigResourceTypes.TOPIC,
+        name,
+        configNames: ['retention.ms'],
+      })),
+    });
+  } catch (error) {
+    // Only a warning is at stake: say it could not be checked, and go on.
+    log.warn('could not check the retention of the existing event topics', {
+      error: (error as Error).message,
+    });
+    return;
+  }
+  for (const resource of described.resources) {
+    const actual = resource.configEntries.find((e) => e.configName === 'retention.ms')?.configValue;
+    if (actual === undefined || actual === expected) continue;
+    log.warn(
+      'an existing event topic keeps a retention other than CHATSTREAM_KAFKA_EVENT_RETENTION_HOURS: Kafka deletes its records older than that, by their event time (backfilled history first)',
+      {
+        topic: resource.resourceName,
+        retentionMs: actual,
+        configuredRetentionMs: expected,
+        fix: `kafka-configs.sh --bootstrap-server <broker> --alter --entity-type topics --entity-name ${resource.resourceName} --add-config retention.ms=${expected}`,
+      },
+    );
+  }
 }
 
 const LEADERS_TIMEOUT_MS = 30_000;

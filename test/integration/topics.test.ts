@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import kafkajs from 'kafkajs';
 import { type Config, loadConfig } from '../../cli/settings.ts';
+import { createLogger } from '../../core/log.ts';
 import { withAdmin } from '../../kafka/client.ts';
 import { ensureTopics } from '../../kafka/topics.ts';
 import { RECORD_KINDS } from '../../schemas/catalog.ts';
@@ -38,5 +39,50 @@ test('ensureTopics creates every topic with explicit settings: entities compacte
     const metadata = await admin.fetchTopicMetadata({ topics: [`${prefix}freshchat.conversations`] });
     assert.equal(metadata.topics[0]?.partitions.length, 3);
     await admin.deleteTopics({ topics: created });
+  });
+});
+
+test('an existing event topic with another retention than the setting is left as it is, with a warning naming it and the fix', async () => {
+  const base = loadConfig();
+  const prefix = `${uniqueName('tpr')}.`;
+  const kinds = RECORD_KINDS.filter((k) => k.topic === 'freshchat.messages' || k.topic === 'freshchat.users');
+  const at = (eventRetentionHours: number): Config => ({
+    ...base,
+    kafka: { ...base.kafka, topicPrefix: prefix, partitions: 1, eventRetentionHours },
+  });
+  const warnings: { msg: string; fields?: Record<string, unknown> }[] = [];
+  const log = createLogger('test.topics');
+  const capture = {
+    ...log,
+    warn: (msg: string, fields?: Record<string, unknown>) => warnings.push({ msg, fields }),
+  };
+  await withAdmin(base, async (admin) => {
+    // Created by an older release, with its 7-day default.
+    await ensureTopics(admin, at(168), kinds, capture);
+    assert.equal(warnings.length, 0, JSON.stringify(warnings));
+    assert.deepEqual(await ensureTopics(admin, at(0), kinds, capture), []);
+    assert.equal(warnings.length, 1, JSON.stringify(warnings));
+    const [warning] = warnings;
+    assert.match(warning?.msg ?? '', /CHATSTREAM_KAFKA_EVENT_RETENTION_HOURS/);
+    assert.equal(warning?.fields?.topic, `${prefix}freshchat.messages`);
+    assert.equal(warning?.fields?.retentionMs, String(168 * 3600 * 1000));
+    assert.equal(warning?.fields?.configuredRetentionMs, '-1');
+    assert.match(String(warning?.fields?.fix), /--add-config retention\.ms=-1/);
+    // Its settings are the operator's: nothing was changed.
+    const described = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [
+        {
+          type: kafkajs.ConfigResourceTypes.TOPIC,
+          name: `${prefix}freshchat.messages`,
+          configNames: ['retention.ms'],
+        },
+      ],
+    });
+    assert.equal(described.resources[0]?.configEntries[0]?.configValue, String(168 * 3600 * 1000));
+    warnings.length = 0;
+    await ensureTopics(admin, at(168), kinds, capture);
+    assert.equal(warnings.length, 0, `the same retention: no warning, got ${JSON.stringify(warnings)}`);
+    await admin.deleteTopics({ topics: kinds.map((k) => `${prefix}${k.topic}`) });
   });
 });
