@@ -12,6 +12,7 @@ import {
   ServiceError,
 } from '../../core/errors.ts';
 import { backoffMs, sleep, withRetries, withRetriesFor } from '../../core/retry.ts';
+import { notLeaderError } from '../helpers/kafka-errors.ts';
 
 const connectionError = () => new kafkajs.KafkaJSConnectionError('Connection error: broker went away');
 
@@ -159,15 +160,7 @@ test('sleep resolves early, without throwing, when the signal aborts', async () 
 test('withRetriesFor retries "not the leader" until it works, gives up after its time, and throws the rest at once', {
   timeout: 10_000,
 }, async () => {
-  // kafkajs' own error for broker code 6, as admin.fetchTopicOffsets throws it after a restart.
-  const ProtocolError = kafkajs.KafkaJSProtocolError as unknown as new (e: object) => Error;
-  const notLeader = () =>
-    new ProtocolError({
-      type: 'NOT_LEADER_FOR_PARTITION',
-      code: 6,
-      retriable: true,
-      message: 'This server is not the leader for that topic-partition',
-    });
+  const notLeader = notLeaderError;
   const policy = { initialMs: 1, maxMs: 5 };
   let calls = 0;
   const retried: number[] = [];

@@ -4,17 +4,10 @@ import kafkajs, { type Kafka } from 'kafkajs';
 import { EXIT, ServiceError } from '../../core/errors.ts';
 import { createLogger } from '../../core/log.ts';
 import { schemasEnd } from '../../registry/kafka-start.ts';
+import { notLeaderError } from '../helpers/kafka-errors.ts';
 
 const log = createLogger('test');
-const ProtocolError = kafkajs.KafkaJSProtocolError as unknown as new (e: object) => Error;
-/** kafkajs' error for broker code 6, as a broker that just restarted answers for `_schemas`. */
-const notLeader = () =>
-  new ProtocolError({
-    type: 'NOT_LEADER_FOR_PARTITION',
-    code: 6,
-    retriable: true,
-    message: 'This server is not the leader for that topic-partition',
-  });
+const notLeader = notLeaderError;
 
 /** A Kafka whose admin answers fetchTopicOffsets with `answer` (called once per try). */
 function fakeKafka(answer: (call: number) => unknown) {
