@@ -196,13 +196,12 @@ export class SinkRunner {
   private async startStep<T>(service: string, what: string, hint: string, fn: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + (this.options.startTimeoutMs ?? this.options.config.sink.startTimeoutMs);
     for (let attempt = 0; ; attempt++) {
-      if (this.stopping.signal.aborted) throw this.interrupted(service, what);
       try {
-        return await fn();
+        return await this.unlessStopped(fn(), service, what);
       } catch (error) {
+        if (this.stopping.signal.aborted) throw this.failure ?? this.interrupted(service, what);
         const decision = decide(error);
         if (decision.action === 'stop') throw decision.error.code === 'INTERNAL' ? error : decision.error;
-        if (this.stopping.signal.aborted) throw this.interrupted(service, what);
         const message = (error as Error).message;
         if (Date.now() >= deadline)
           throw new ServiceError(service, `cannot be reached at start (${what}): ${message}`, {
@@ -224,6 +223,22 @@ export class SinkRunner {
   /** A stop asked for while starting: the start ends at its next step (start() then rejects with INTERRUPTED). */
   interruptStart(): void {
     if (this.starting) this.stopping.abort();
+  }
+
+  /**
+   * A start step's promise, or INTERRUPTED as soon as a stop is asked for: a step waiting on a
+   * service that does not answer (a request timeout of a minute, a client's own retries) is not
+   * waited for. What it connected meanwhile is closed by start()'s close().
+   */
+  private unlessStopped<T>(step: Promise<T>, service: string, what: string): Promise<T> {
+    const { signal } = this.stopping;
+    step.catch(() => {}); // a step cut short by a stop may still fail: nobody is left to tell
+    if (signal.aborted) return Promise.reject(this.interrupted(service, what));
+    return new Promise<T>((resolve, reject) => {
+      const onStop = () => reject(this.interrupted(service, what));
+      signal.addEventListener('abort', onStop, { once: true });
+      step.then(resolve, reject).finally(() => signal.removeEventListener('abort', onStop));
+    });
   }
 
   private interrupted(service: string, what: string): ServiceError {
@@ -250,6 +265,7 @@ export class SinkRunner {
     await checkKafkaAccess(config); // wrong credentials or CA: exit 3 now, not after the retries
     this.admin = await this.startStep('kafka', 'connecting', kafkaHint, async () => {
       const admin = this.kafka.admin();
+      this.admin = admin; // a stop during the connect disconnects it (close())
       try {
         await admin.connect();
       } catch (error) {
@@ -326,6 +342,8 @@ export class SinkRunner {
       await consumer.connect();
       await consumer.subscribe({ topics, fromBeginning: config.sink.fromBeginning });
     });
+    if (this.stopping.signal.aborted)
+      throw this.failure ?? this.interrupted('kafka', 'joining the consumer group');
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,

@@ -53,8 +53,8 @@ export function topicConfig(config: CoreConfig, spec: TopicSpec, brokers: number
 
 /**
  * Creates the missing topics; returns the names it created. Existing topics keep their settings;
- * an event topic whose retention differs from CHATSTREAM_KAFKA_EVENT_RETENTION_HOURS gets a
- * warning (one created before forever became the default deletes backfilled history).
+ * an event topic that keeps records for less time than CHATSTREAM_KAFKA_EVENT_RETENTION_HOURS
+ * gets a warning (one created before forever became the default deletes backfilled history).
  */
 export async function ensureTopics(
   admin: Admin,
@@ -78,42 +78,59 @@ export async function ensureTopics(
   );
 }
 
-/** Warns about existing event topics whose retention.ms is not the configured one (best effort). */
+/** Topics already warned about in this process (several parts of `start` ensure the same topics). */
+const warned = new Set<string>();
+
+/** Whether a topic keeping records `actual` ms deletes what the setting (`expected`, -1 = forever) would keep. */
+export function retentionShorter(actual: string, expected: string): boolean {
+  const kept = Number(actual);
+  if (!Number.isFinite(kept) || kept < 0) return false; // forever: nothing is deleted
+  const wanted = Number(expected);
+  return wanted < 0 || kept < wanted;
+}
+
+/**
+ * Warns (once per topic and process) about existing event topics that keep records for less
+ * time than the setting: they delete history the setting means to keep. A longer retention is
+ * the operator's choice and deletes nothing early. Best effort: a topic that cannot be
+ * described (gone, or not ours to describe) is only noted at debug level.
+ */
 async function warnOnRetention(
   admin: Admin,
   config: CoreConfig,
   topics: string[],
   log: Logger,
 ): Promise<void> {
-  if (topics.length === 0) return;
   const expected = retentionMs(config.kafka.eventRetentionHours);
-  let described: Awaited<ReturnType<Admin['describeConfigs']>>;
-  try {
-    described = await admin.describeConfigs({
-      includeSynonyms: false,
-      resources: topics.map((name) => ({
-        type: ConfigResourceTypes.TOPIC,
-        name,
-        configNames: ['retention.ms'],
-      })),
-    });
-  } catch (error) {
-    // Only a warning is at stake: say it could not be checked, and go on.
-    log.warn('could not check the retention of the existing event topics', {
-      error: (error as Error).message,
-    });
-    return;
-  }
-  for (const resource of described.resources) {
-    const actual = resource.configEntries.find((e) => e.configName === 'retention.ms')?.configValue;
-    if (actual === undefined || actual === expected) continue;
+  const described = await Promise.allSettled(
+    topics
+      .filter((name) => !warned.has(name))
+      .map(async (name) => {
+        const { resources } = await admin.describeConfigs({
+          includeSynonyms: false,
+          resources: [{ type: ConfigResourceTypes.TOPIC, name, configNames: ['retention.ms'] }],
+        });
+        return {
+          name,
+          actual: resources[0]?.configEntries.find((e) => e.configName === 'retention.ms')?.configValue,
+        };
+      }),
+  );
+  for (const result of described) {
+    if (result.status === 'rejected') {
+      log.debug('could not check the retention of an existing event topic', { error: String(result.reason) });
+      continue;
+    }
+    const { name, actual } = result.value;
+    if (actual === undefined || !retentionShorter(actual, expected)) continue;
+    warned.add(name);
     log.warn(
-      'an existing event topic keeps a retention other than CHATSTREAM_KAFKA_EVENT_RETENTION_HOURS: Kafka deletes its records older than that, by their event time (backfilled history first)',
+      'an existing event topic keeps records for less time than CHATSTREAM_KAFKA_EVENT_RETENTION_HOURS: Kafka deletes its records older than that, by their event time (backfilled history first)',
       {
-        topic: resource.resourceName,
+        topic: name,
         retentionMs: actual,
         configuredRetentionMs: expected,
-        fix: `kafka-configs.sh --bootstrap-server <broker> --alter --entity-type topics --entity-name ${resource.resourceName} --add-config retention.ms=${expected}`,
+        fix: `kafka-configs.sh --bootstrap-server <broker> [--command-config <client.properties>] --alter --entity-type topics --entity-name ${name} --add-config retention.ms=${expected}`,
       },
     );
   }

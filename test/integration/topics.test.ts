@@ -42,7 +42,7 @@ test('ensureTopics creates every topic with explicit settings: entities compacte
   });
 });
 
-test('an existing event topic with another retention than the setting is left as it is, with a warning naming it and the fix', async () => {
+test('an existing event topic that keeps records for less time than the setting is left as it is, with one warning naming it and the fix', async () => {
   const base = loadConfig();
   const prefix = `${uniqueName('tpr')}.`;
   const kinds = RECORD_KINDS.filter((k) => k.topic === 'freshchat.messages' || k.topic === 'freshchat.users');
@@ -80,9 +80,9 @@ test('an existing event topic with another retention than the setting is left as
       ],
     });
     assert.equal(described.resources[0]?.configEntries[0]?.configValue, String(168 * 3600 * 1000));
-    warnings.length = 0;
-    await ensureTopics(admin, at(168), kinds, capture);
-    assert.equal(warnings.length, 0, `the same retention: no warning, got ${JSON.stringify(warnings)}`);
-    await admin.deleteTopics({ topics: kinds.map((k) => `${prefix}${k.topic}`) });
+    // Once per process: every part of `start` ensures the same topics.
+    await ensureTopics(admin, at(0), kinds, capture);
+    assert.equal(warnings.length, 1, JSON.stringify(warnings));
   });
+  await withAdmin(base, (admin) => admin.deleteTopics({ topics: kinds.map((k) => `${prefix}${k.topic}`) }));
 });

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadConfig } from '../../cli/settings.ts';
-import { retentionMs, topicConfig } from '../../kafka/topics.ts';
+import { retentionMs, retentionShorter, topicConfig } from '../../kafka/topics.ts';
 
 const entries = (env: NodeJS.ProcessEnv, retention: 'compact' | 'time') =>
   Object.fromEntries(
@@ -38,4 +38,13 @@ test('a negative retention is refused, naming the variable', () => {
     () => loadConfig({ env: { CHATSTREAM_KAFKA_EVENT_RETENTION_HOURS: '-1' } }),
     /CHATSTREAM_KAFKA_EVENT_RETENTION_HOURS/,
   );
+});
+
+test('an existing topic is warned about only when it keeps records for less time than the setting', () => {
+  const week = String(168 * 3600 * 1000);
+  assert.equal(retentionShorter(week, '-1'), true, '7 days where forever is set');
+  assert.equal(retentionShorter(week, String(720 * 3600 * 1000)), true, '7 days where 30 are set');
+  assert.equal(retentionShorter('-1', String(720 * 3600 * 1000)), false, 'forever deletes nothing early');
+  assert.equal(retentionShorter(week, String(24 * 3600 * 1000)), false, 'longer than the setting');
+  assert.equal(retentionShorter(week, week), false);
 });
