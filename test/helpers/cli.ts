@@ -1,6 +1,7 @@
 /** Runs the real `chatstream` CLI in a child process, as a user or script would. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PROJECT_ROOT } from '../../core/settings.ts';
 
 export interface CliResult {
@@ -73,4 +74,19 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv): CliProcess {
       return exited;
     },
   };
+}
+
+/**
+ * Signals the process (group) and waits at most `ms` for its exit: its exit code, or "still
+ * running" (the caller's `finally` kills it).
+ */
+export async function exitWithin(
+  cli: CliProcess,
+  signal: NodeJS.Signals,
+  ms: number,
+): Promise<number | null | 'still running'> {
+  return Promise.race([
+    cli.stop(signal),
+    sleep(ms, undefined, { ref: false }).then(() => 'still running' as const),
+  ]);
 }
