@@ -17,7 +17,7 @@ import type { Registry } from 'prom-client';
 import { type ChatstreamError, describeError, ServiceError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { createMetricsRegistry, type Health } from '../core/metrics.ts';
-import { backoffMs, type RetryPolicy, sleep } from '../core/retry.ts';
+import { type RetryPolicy, sleep } from '../core/retry.ts';
 import { displayUrl } from '../core/url.ts';
 import { checkKafkaAccess } from '../kafka/access.ts';
 import { createKafka } from '../kafka/client.ts';
@@ -27,6 +27,7 @@ import { type Decoded, Decoder } from './decoder.ts';
 import { BatchWork } from './runner/batch.ts';
 import { decide, EndBatch, fatalOf, kafkaType } from './runner/decisions.ts';
 import type { BatchHost } from './runner/host.ts';
+import { interrupted, startStep } from './runner/start-step.ts';
 import { RunnerStatus } from './runner/status.ts';
 import type { Sink } from './sink.ts';
 import { type SinkMetrics, sinkMetrics } from './sink-metrics.ts';
@@ -189,60 +190,26 @@ export class SinkRunner {
     });
   }
 
-  /**
-   * One start step against a service: retried while the failure is retriable, for at most
-   * startTimeoutMs, then a ServiceError (exit 5) naming the service; fatal errors at once.
-   */
-  private async startStep<T>(service: string, what: string, hint: string, fn: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + (this.options.startTimeoutMs ?? this.options.config.sink.startTimeoutMs);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.unlessStopped(fn(), service, what);
-      } catch (error) {
-        if (this.stopping.signal.aborted) throw this.failure ?? this.interrupted(service, what);
-        const decision = decide(error);
-        if (decision.action === 'stop') throw decision.error.code === 'INTERNAL' ? error : decision.error;
-        const message = (error as Error).message;
-        if (Date.now() >= deadline)
-          throw new ServiceError(service, `cannot be reached at start (${what}): ${message}`, {
-            code: 'UNREACHABLE',
-            hint,
-            cause: error,
-          });
-        const waitMs = Math.min(backoffMs(attempt, this.policy), Math.max(0, deadline - Date.now()));
-        this.options.log.warn(`${what}: ${service} is not reachable yet; retrying`, {
-          attempt: attempt + 1,
-          waitMs,
-          error: message,
-        });
-        await sleep(waitMs, this.stopping.signal);
-      }
-    }
+  /** One start step against a service (runner/start-step.ts). */
+  private startStep<T>(service: string, what: string, hint: string, fn: () => Promise<T>): Promise<T> {
+    return startStep(
+      {
+        signal: this.stopping.signal,
+        timeoutMs: this.options.startTimeoutMs ?? this.options.config.sink.startTimeoutMs,
+        policy: this.policy,
+        log: this.options.log,
+        failure: () => this.failure,
+      },
+      service,
+      what,
+      hint,
+      fn,
+    );
   }
 
-  /** A stop asked for while starting: the start ends at its next step (start() then rejects with INTERRUPTED). */
+  /** A stop asked for while starting: the start ends at once (start() then rejects with INTERRUPTED). */
   interruptStart(): void {
     if (this.starting) this.stopping.abort();
-  }
-
-  /**
-   * A start step's promise, or INTERRUPTED as soon as a stop is asked for: a step waiting on a
-   * service that does not answer (a request timeout of a minute, a client's own retries) is not
-   * waited for. What it connected meanwhile is closed by start()'s close().
-   */
-  private unlessStopped<T>(step: Promise<T>, service: string, what: string): Promise<T> {
-    const { signal } = this.stopping;
-    step.catch(() => {}); // a step cut short by a stop may still fail: nobody is left to tell
-    if (signal.aborted) return Promise.reject(this.interrupted(service, what));
-    return new Promise<T>((resolve, reject) => {
-      const onStop = () => reject(this.interrupted(service, what));
-      signal.addEventListener('abort', onStop, { once: true });
-      step.then(resolve, reject).finally(() => signal.removeEventListener('abort', onStop));
-    });
-  }
-
-  private interrupted(service: string, what: string): ServiceError {
-    return new ServiceError(service, `stopped while starting (${what})`, { code: 'INTERRUPTED' });
   }
 
   async start(): Promise<void> {
@@ -343,7 +310,7 @@ export class SinkRunner {
       await consumer.subscribe({ topics, fromBeginning: config.sink.fromBeginning });
     });
     if (this.stopping.signal.aborted)
-      throw this.failure ?? this.interrupted('kafka', 'joining the consumer group');
+      throw this.failure ?? interrupted('kafka', 'joining the consumer group');
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
