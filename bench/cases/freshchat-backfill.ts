@@ -14,10 +14,12 @@
  */
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Message } from 'kafkajs';
 import { Pool, request } from 'undici';
 import type { Config } from '../../cli/settings.ts';
 import { createLogger } from '../../core/log.ts';
 import { PROJECT_ROOT } from '../../core/settings.ts';
+import { createKafka, createProducer, withAdmin } from '../../kafka/client.ts';
 import { Stack } from '../../stack/stack.ts';
 import { freePort } from '../../test/helpers/names.ts';
 import { benchPrefix, dropNamespace, namespaceEnv } from '../namespace.ts';
@@ -62,12 +64,22 @@ interface Walk {
   requests: number;
 }
 
+/** What the walk hands on: each page's entities, by resource. */
+type Emit = (resource: string, entities: Json[]) => void;
+
+const RESOURCE_NAMES = RESOURCES.split(',');
+
 /**
  * (a): the poller's requests (producers/freshchat/source.ts order) with nothing but JSON.parse.
  * Lists one after the other, then users' conversations with `concurrency` users at once, each
  * user's conversations in turn — as syncConversations does.
  */
-async function bareWalk(baseUrl: string, apiKey: string, concurrency: number): Promise<Walk> {
+async function bareWalk(
+  baseUrl: string,
+  apiKey: string,
+  concurrency: number,
+  emit: Emit = () => {},
+): Promise<Walk> {
   const url = new URL(baseUrl);
   const pool = new Pool(url.origin, { connections: concurrency, keepAliveTimeout: 30_000 });
   const headers = { authorization: `Bearer ${apiKey}`, accept: 'application/json' };
@@ -97,13 +109,16 @@ async function bareWalk(baseUrl: string, apiKey: string, concurrency: number): P
   }
   const list = async (path: string, key: string, query: Query = {}) => {
     const all: Json[] = [];
-    for await (const page of pages(path, key, PAGE_SIZE, query)) all.push(...page);
+    for await (const page of pages(path, key, PAGE_SIZE, query)) {
+      emit(key, page);
+      all.push(...page);
+    }
     walk.records += all.length;
     return all;
   };
 
   try {
-    await get('/accounts/configuration');
+    emit('account_configuration', [await get('/accounts/configuration')]);
     walk.records++;
     for (const [path, key] of [
       ['/agents', 'agents'],
@@ -111,7 +126,9 @@ async function bareWalk(baseUrl: string, apiKey: string, concurrency: number): P
       ['/channels', 'channels'],
     ] as const)
       await list(path, key);
-    walk.records += items(await get('/agents/status'), 'states').length;
+    const states = items(await get('/agents/status'), 'states');
+    emit('agent_statuses', states);
+    walk.records += states.length;
     const users = await list('/users', 'users', {
       created_from: SINCE,
       created_to: new Date().toISOString(),
@@ -125,10 +142,12 @@ async function bareWalk(baseUrl: string, apiKey: string, concurrency: number): P
         });
         for (const c of items(body, 'conversations')) {
           const id = encodeURIComponent(String(c.id));
-          await get(`/conversations/${id}`);
+          emit('conversations', [await get(`/conversations/${id}`)]);
           walk.records++;
-          for await (const page of pages(`/conversations/${id}/messages`, 'messages', MESSAGES_PAGE_SIZE))
+          for await (const page of pages(`/conversations/${id}/messages`, 'messages', MESSAGES_PAGE_SIZE)) {
+            emit('messages', page);
             walk.records += page.length;
+          }
         }
       }
     };
@@ -138,6 +157,67 @@ async function bareWalk(baseUrl: string, apiKey: string, concurrency: number): P
     await pool.close();
   }
   return walk;
+}
+
+/**
+ * (f): (a) plus writing every entity to Kafka with kafkajs, as its JSON text, keyed by its id —
+ * the least any kafkajs backfill does. No schema, Avro, cursors or transactions; the producer is
+ * connected and the topics exist before the clock starts (the CLI pays both in its time); sends
+ * of ≥ 2,000 records, one after the other, acks from all in-sync replicas. A lower bound on the
+ * CLI's time on this machine: if (f) is under the goal, no kafkajs backfill meets it here.
+ */
+async function floorWalk(
+  config: Config,
+  sim: SimAddress,
+  concurrency: number,
+): Promise<{ walk: Walk; seconds: number; cpuSeconds: number }> {
+  const prefix = benchPrefix('fcfl');
+  const topicOf = (resource: string) => `${prefix}.${resource}`;
+  await withAdmin(config, (admin) =>
+    admin.createTopics({
+      topics: RESOURCE_NAMES.map((r) => ({ topic: topicOf(r), numPartitions: config.kafka.partitions })),
+      waitForLeaders: true,
+    }),
+  );
+  const producer = createProducer(createKafka(config, { role: 'bench' }));
+  await producer.connect();
+  try {
+    let pending = new Map<string, Message[]>();
+    let queued = 0;
+    let sending: Promise<unknown> = Promise.resolve();
+    let failed: unknown;
+    const flush = () => {
+      if (queued === 0) return sending;
+      const topicMessages = [...pending].map(([topic, messages]) => ({ topic, messages }));
+      [pending, queued] = [new Map(), 0];
+      sending = sending.then(() =>
+        producer.sendBatch({ topicMessages, acks: -1 }).catch((error: unknown) => {
+          failed ??= error;
+        }),
+      );
+      return sending;
+    };
+    const emit: Emit = (resource, entities) => {
+      const topic = topicOf(resource);
+      const messages = pending.get(topic) ?? [];
+      pending.set(topic, messages);
+      for (const entity of entities)
+        messages.push({ key: String(entity.id ?? ''), value: JSON.stringify(entity) });
+      queued += entities.length;
+      if (queued >= 2_000) flush();
+    };
+    const cpu = process.cpuUsage();
+    const started = process.hrtime.bigint();
+    const walk = await bareWalk(sim.url, sim.apiKey, concurrency, emit);
+    await flush();
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const used = process.cpuUsage(cpu);
+    if (failed) throw failed;
+    return { walk, seconds, cpuSeconds: (used.user + used.system) / 1e6 };
+  } finally {
+    await producer.disconnect();
+    await dropNamespace(config, prefix);
+  }
 }
 
 interface Backfill {
@@ -264,7 +344,17 @@ async function benchWorld(
       });
 
       simCpu = procStats(sim.pid);
-      const kafkaCpu = kafkaPid === undefined ? undefined : procStats(kafkaPid);
+      let kafkaCpu = kafkaPid === undefined ? undefined : procStats(kafkaPid);
+      const floor = await floorWalk(config, address, concurrency);
+      rows.push({
+        benchmark: `(f) floor: (a) + kafkajs produce, ${concurrency} connections`,
+        records: floor.walk.records,
+        seconds: floor.seconds,
+        note: `${Math.round((100 * ceiling) / floor.seconds)}% of (a), JSON values, no transactions; CPU: loop ${floor.cpuSeconds.toFixed(1)} s, simulator ${cpuSince(sim.pid, simCpu)}, Kafka ${cpuSince(kafkaPid, kafkaCpu)}`,
+      });
+
+      simCpu = procStats(sim.pid);
+      kafkaCpu = kafkaPid === undefined ? undefined : procStats(kafkaPid);
       const run = await backfill(config, address, concurrency);
       const rate = run.records / run.seconds;
       const share = Math.round((100 * rate) / (walk.records / ceiling));
