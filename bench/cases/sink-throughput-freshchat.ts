@@ -17,6 +17,7 @@ import { kindOf, latestSchema } from '../../schemas/catalog.ts';
 import { conform } from '../../schemas/conform.ts';
 import { createTopic, produceAvro } from '../../test/helpers/produce.ts';
 import { rssOf, spawnSink } from '../../test/helpers/sink-process.ts';
+import { addRatios, cpuAccount, servicePids, sinkFloor } from '../sink-floor.ts';
 import { type BenchCase, type BenchRow, timed } from '../types.ts';
 
 const RECORDS = 1_000_000;
@@ -91,22 +92,26 @@ export const sinkThroughputFreshchat: BenchCase = {
       note: 'the Kafka-side ceiling',
     });
 
+    const services = await servicePids(config);
     const child = spawnSink('clickhouse', topic, `${topic}_sink`);
     let peak = 0;
     const sampler = setInterval(() => {
       peak = Math.max(peak, rssOf(child.pid as number));
     }, 100);
+    const cpu = cpuAccount(child.pid as number, services);
     const sunk = await timed(async () => {
       while ((await count(topic)) < RECORDS) await sleep(100);
     });
     clearInterval(sampler);
+    const sinkCpu = cpu.read();
     child.kill('SIGTERM');
     rows.push({
       benchmark: 'chatstream sink clickhouse, Freshchat messages',
       records: RECORDS,
       seconds: sunk.seconds,
-      note: `${Math.round((RECORDS / sunk.seconds / (RECORDS / counted.seconds)) * 100)}% of (a), peak RSS ${Math.round(peak / 1048576)} MiB (memory budget ${Math.round(config.sink.memoryBytes / 1048576)} MiB)`,
+      note: `peak RSS ${Math.round(peak / 1048576)} MiB (memory budget ${Math.round(config.sink.memoryBytes / 1048576)} MiB); ${sinkCpu}`,
     });
+    rows.push(await sinkFloor(config, ch, topic, RECORDS, count));
 
     // (c) ClickHouse's Kafka engine on the rows the sink writes, as JSON.
     const [version] = (await (
@@ -155,9 +160,7 @@ export const sinkThroughputFreshchat: BenchCase = {
         records: landed,
         seconds,
         note:
-          landed < RECORDS
-            ? `stopped after 300 s with ${landed} rows`
-            : `the sink: ${(landed / seconds > 0 ? RECORDS / sunk.seconds / (landed / seconds) : 0).toFixed(2)} × this`,
+          landed < RECORDS ? `stopped after 300 s with ${landed} rows` : 'Kafka table + materialized view',
       });
     } catch (error) {
       rows.push({
@@ -178,6 +181,7 @@ export const sinkThroughputFreshchat: BenchCase = {
     await ch.command({ query: `DROP TABLE IF EXISTS ${db}.${topic}_dedup` });
     await ch.command({ query: `DROP TABLE IF EXISTS ${db}.${topic}` });
     await ch.close();
+    addRatios(rows);
     return rows;
   },
 };

@@ -16,6 +16,7 @@ import { createClickHouseClient } from '../../consumers/sinks/clickhouse/connect
 import { createKafka, createProducer } from '../../kafka/client.ts';
 import { createTopic, produceAvro } from '../../test/helpers/produce.ts';
 import { rssOf, spawnSink } from '../../test/helpers/sink-process.ts';
+import { addRatios, cpuAccount, servicePids, sinkFloor } from '../sink-floor.ts';
 import { type BenchCase, type BenchRow, timed } from '../types.ts';
 
 const RECORDS = 1_000_000;
@@ -135,22 +136,26 @@ export const sinkThroughput: BenchCase = {
 
     // The sink, as users run it: its own process, default settings.
     const table = topic;
+    const services = await servicePids(config);
     const child = spawnSink('clickhouse', topic, `${topic}_sink`);
     let peak = 0;
     const sampler = setInterval(() => {
       peak = Math.max(peak, rssOf(child.pid as number));
     }, 100);
+    const cpu = cpuAccount(child.pid as number, services);
     const sunk = await timed(async () => {
       while ((await count(table)) < RECORDS) await sleep(100);
     });
     clearInterval(sampler);
+    const sinkCpu = cpu.read();
     child.kill('SIGTERM');
     rows.push({
       benchmark: 'chatstream sink clickhouse (Kafka → ClickHouse)',
       records: RECORDS,
       seconds: sunk.seconds,
-      note: `RowBinary, peak RSS ${Math.round(peak / 1048576)} MiB (memory budget ${Math.round(config.sink.memoryBytes / 1048576)} MiB)`,
+      note: `RowBinary, peak RSS ${Math.round(peak / 1048576)} MiB (memory budget ${Math.round(config.sink.memoryBytes / 1048576)} MiB); ${sinkCpu}`,
     });
+    rows.push(await sinkFloor(config, ch, topic, RECORDS, count));
 
     // (b) the ClickHouse ceiling: clickhouse-client inserting the same rows.
     const file = join(tmpdir(), `${topic}.jsonl`);
@@ -288,6 +293,7 @@ export const sinkThroughput: BenchCase = {
     await ch.command({ query: `DROP TABLE IF EXISTS ${db}.${table}_dedup` });
     await ch.command({ query: `DROP TABLE IF EXISTS ${db}.${table}` });
     await ch.close();
+    addRatios(rows);
     return rows;
   },
 };
