@@ -20,18 +20,22 @@ export async function servicePids(config: Config): Promise<(number | undefined)[
   return ['clickhouse', 'kafka'].map((name) => services.find((s) => s.name === name)?.pid);
 }
 
-/** Starts a CPU account of a process, ClickHouse and Kafka; `read()` says what each used since. */
-export function cpuAccount(pid: number, services: (number | undefined)[]): { read: () => string } {
-  const pids = [pid, ...services];
+/** Starts a CPU account of the processes, ClickHouse and Kafka; `read()` says what each used since. */
+export function cpuAccount(pids: number[], services: (number | undefined)[]): { read: () => string } {
   const cpuOf = (p: number | undefined) => (p === undefined ? undefined : procStats(p)?.cpuSeconds);
-  const before = pids.map(cpuOf);
+  const all = [...pids, ...services];
+  const before = all.map(cpuOf);
   return {
     read: () => {
-      const used = pids.map((p, i) => {
+      const used = all.map((p, i) => {
         const [now, then] = [cpuOf(p), before[i]];
-        return now === undefined || then === undefined ? '?' : `${(now - then).toFixed(1)} s`;
+        return now === undefined || then === undefined ? undefined : now - then;
       });
-      return `CPU ${used[0]}, ClickHouse ${used[1]}, Kafka ${used[2]}`;
+      const own = used.slice(0, pids.length);
+      const [clickhouse, kafka] = used.slice(pids.length);
+      const s = (v: number | undefined) => (v === undefined ? '?' : `${v.toFixed(1)} s`);
+      const total = own.some((v) => v === undefined) ? undefined : own.reduce((a = 0, b = 0) => a + b, 0);
+      return `CPU ${s(total)}, ClickHouse ${s(clickhouse)}, Kafka ${s(kafka)}`;
     },
   };
 }
@@ -42,6 +46,7 @@ export async function sinkFloor(
   topic: string,
   records: number,
   count: (table: string) => Promise<number>,
+  { partitions = 6, processes = 1 } = {},
 ): Promise<BenchRow> {
   const table = `${topic}_floor`;
   const db = config.clickhouse.database;
@@ -49,31 +54,45 @@ export async function sinkFloor(
   await ch.command({
     query: `CREATE TABLE ${db}.${table} (key String, value String) ENGINE = MergeTree ORDER BY key`,
   });
-  const child = spawnNode([
-    join(PROJECT_ROOT, 'bench', 'children', 'sink-floor.ts'),
-    JSON.stringify({ topic, group: `${topic}_floor`, table: `${db}.${table}`, records }),
-  ]);
-  let exit: number | string | undefined;
-  void child.exited.then((code) => {
-    exit = code;
-  });
+  const children = Array.from({ length: processes }, (_, i) =>
+    spawnNode([
+      join(PROJECT_ROOT, 'bench', 'children', 'sink-floor.ts'),
+      JSON.stringify({
+        topic,
+        group: `${topic}_floor_${processes}_${i}`,
+        table: `${db}.${table}`,
+        partitions: Array.from({ length: partitions }, (_, p) => p).filter((p) => p % processes === i),
+      }),
+    ]),
+  );
+  const exits = new Map<number, number | string>();
+  for (const child of children) void child.exited.then((code) => exits.set(child.pid, code));
   const started = process.hrtime.bigint();
-  const cpu = cpuAccount(child.pid, services);
+  const cpu = cpuAccount(
+    children.map((child) => child.pid),
+    services,
+  );
   try {
     while ((await count(table)) < records) {
-      if (exit !== undefined && exit !== 0)
-        throw new Error(`floor exited ${exit}: ${child.stderr().slice(-500)}`);
+      for (const child of children) {
+        const exit = exits.get(child.pid);
+        if (exit !== undefined && exit !== 0)
+          throw new Error(`floor exited ${exit}: ${child.stderr().slice(-500)}`);
+      }
       await sleep(100);
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     return {
-      benchmark: '(f) floor: kafkajs → one RowBinary INSERT',
+      benchmark:
+        processes === 1
+          ? '(f) floor: kafkajs → one RowBinary INSERT'
+          : `(f) floor, ${processes} processes, an INSERT each`,
       records,
       seconds,
       note: `key + Avro bytes as 2 String columns, no decoding, offsets or commits; ${cpu.read()}`,
     };
   } finally {
-    await killGroup(child);
+    await Promise.all(children.map((child) => killGroup(child)));
     await ch.command({ query: `DROP TABLE IF EXISTS ${db}.${table}` });
   }
 }

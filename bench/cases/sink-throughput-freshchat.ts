@@ -98,7 +98,7 @@ export const sinkThroughputFreshchat: BenchCase = {
     const sampler = setInterval(() => {
       peak = Math.max(peak, rssOf(child.pid as number));
     }, 100);
-    const cpu = cpuAccount(child.pid as number, services);
+    const cpu = cpuAccount([child.pid as number], services);
     const sunk = await timed(async () => {
       while ((await count(topic)) < RECORDS) await sleep(100);
     });

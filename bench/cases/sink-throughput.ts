@@ -142,7 +142,7 @@ export const sinkThroughput: BenchCase = {
     const sampler = setInterval(() => {
       peak = Math.max(peak, rssOf(child.pid as number));
     }, 100);
-    const cpu = cpuAccount(child.pid as number, services);
+    const cpu = cpuAccount([child.pid as number], services);
     const sunk = await timed(async () => {
       while ((await count(table)) < RECORDS) await sleep(100);
     });
@@ -156,6 +156,8 @@ export const sinkThroughput: BenchCase = {
       note: `RowBinary, peak RSS ${Math.round(peak / 1048576)} MiB (memory budget ${Math.round(config.sink.memoryBytes / 1048576)} MiB); ${sinkCpu}`,
     });
     rows.push(await sinkFloor(config, ch, topic, RECORDS, count));
+    // The floor split over two processes (both cores), so one consumer's thread does not bound it.
+    rows.push(await sinkFloor(config, ch, topic, RECORDS, count, { processes: 2 }));
 
     // (b) the ClickHouse ceiling: clickhouse-client inserting the same rows.
     const file = join(tmpdir(), `${topic}.jsonl`);

@@ -3,8 +3,9 @@
  * the sink) for the sink benches' floor row: consume the topic from the beginning with the
  * count-only consumer's settings and stream each record's key and Avro bytes, as batches come,
  * into one RowBinary INSERT of a (key String, value String) table. No decoding, transcoding,
- * offsets, commits, dead letters or metrics. argv[2]: JSON {topic, group, table, records}; ends
- * the insert after `records` records and exits 0.
+ * offsets, commits, dead letters or metrics. argv[2]: JSON {topic, group, table, partitions};
+ * reads only those partitions (pausing any other it is given), ends the insert once each is read
+ * to its end, and exits 0. Several of it, each with its own partitions and group, split a topic.
  */
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
@@ -13,11 +14,11 @@ import { loadConfig } from '../../cli/settings.ts';
 import { createClickHouseClient } from '../../consumers/sinks/clickhouse/connection.ts';
 import { createKafka } from '../../kafka/client.ts';
 
-const { topic, group, table, records } = JSON.parse(process.argv[2] ?? '{}') as {
+const { topic, group, table, partitions } = JSON.parse(process.argv[2] ?? '{}') as {
   topic: string;
   group: string;
   table: string;
-  records: number;
+  partitions: number[];
 };
 const config = loadConfig();
 
@@ -46,24 +47,32 @@ const consumer = createKafka(config, { role: 'bench' }).consumer({
   maxBytes: 32 * 1024 * 1024,
   maxBytesPerPartition: 8 * 1024 * 1024,
 });
+/** Each partition of this process: whether it is read to its end. */
+const remaining = new Map(partitions.map((p) => [p, false]));
+let finish: () => void = () => {};
+const finished_ = new Promise<void>((resolve) => {
+  finish = resolve;
+});
 await consumer.connect();
 await consumer.subscribe({ topic, fromBeginning: true });
-let seen = 0;
-await new Promise<void>((resolve) => {
-  void consumer.run({
-    eachBatch: async ({ batch }) => {
-      if (seen >= records) return;
-      const parts: Buffer[] = [];
-      for (const message of batch.messages) {
-        pushString(parts, message.key);
-        pushString(parts, message.value);
-      }
-      seen += batch.messages.length;
-      if (!body.write(Buffer.concat(parts))) await once(body, 'drain');
-      if (seen >= records) resolve();
-    },
-  });
+void consumer.run({
+  autoCommit: false,
+  eachBatch: async ({ batch }) => {
+    if (!remaining.has(batch.partition)) {
+      consumer.pause([{ topic, partitions: [batch.partition] }]);
+      return;
+    }
+    const parts: Buffer[] = [];
+    for (const message of batch.messages) {
+      pushString(parts, message.key);
+      pushString(parts, message.value);
+    }
+    if (!body.write(Buffer.concat(parts))) await once(body, 'drain');
+    if (BigInt(batch.lastOffset()) + 1n >= BigInt(batch.highWatermark)) remaining.set(batch.partition, true);
+    if ([...remaining.values()].every(Boolean)) finish();
+  },
 });
+await finished_;
 body.end();
 await inserted;
 await consumer.disconnect();
