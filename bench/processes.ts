@@ -6,6 +6,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Config } from '../cli/settings.ts';
+import { createLogger } from '../core/log.ts';
+import { Stack } from '../stack/stack.ts';
 
 export interface Child {
   process: ChildProcess;
@@ -113,3 +116,36 @@ export function sampleProc(
 }
 
 export const mib = (bytes: number): string => `${Math.round(bytes / 1048576)} MiB`;
+
+/** The stack's ClickHouse and Kafka processes: the 2 cores share them with what is measured. */
+export async function servicePids(
+  config: Config,
+): Promise<Record<'clickhouse' | 'kafka', number | undefined>> {
+  const services = await new Stack(config, createLogger('bench')).status(['clickhouse', 'kafka']);
+  const pid = (name: string) => services.find((s) => s.name === name)?.pid;
+  return { clickhouse: pid('clickhouse'), kafka: pid('kafka') };
+}
+
+/**
+ * Starts a CPU meter over named processes; each call of the result gives the CPU seconds each
+ * used since (undefined when a process could not be read, before or now).
+ */
+export function cpuMeter<K extends string>(
+  pids: Record<K, number | undefined>,
+): () => Record<K, number | undefined> {
+  const cpuOf = (pid: number | undefined) => (pid === undefined ? undefined : procStats(pid)?.cpuSeconds);
+  const names = Object.keys(pids) as K[];
+  const before = new Map(names.map((name) => [name, cpuOf(pids[name])]));
+  return () => {
+    const used = {} as Record<K, number | undefined>;
+    for (const name of names) {
+      const [now, then] = [cpuOf(pids[name]), before.get(name)];
+      used[name] = now === undefined || then === undefined ? undefined : now - then;
+    }
+    return used;
+  };
+}
+
+/** CPU seconds as a note shows them ("?" when unknown). */
+export const cpuText = (seconds: number | undefined): string =>
+  seconds === undefined ? '?' : `${seconds.toFixed(1)} s`;

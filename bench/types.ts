@@ -7,6 +7,11 @@ export interface BenchRow {
   seconds: number;
   /** Extra facts for the row (e.g. "200 B values, acks=all"). */
   note?: string;
+  /**
+   * Its part in a case's ratios (bench/sink-rows.ts): a ceiling, (a) or (c), or a row measured
+   * against them.
+   */
+  role?: 'a' | 'c' | 'measured';
 }
 
 export interface BenchCase {

@@ -17,19 +17,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Message } from 'kafkajs';
 import { Pool, request } from 'undici';
 import type { Config } from '../../cli/settings.ts';
-import { createLogger } from '../../core/log.ts';
 import { PROJECT_ROOT } from '../../core/settings.ts';
 import { createKafka, createProducer, withAdmin } from '../../kafka/client.ts';
-import { Stack } from '../../stack/stack.ts';
 import { freePort } from '../../test/helpers/names.ts';
 import { benchPrefix, dropNamespace, namespaceEnv } from '../namespace.ts';
 import {
+  cpuMeter,
+  cpuText,
   firstJsonLine,
   killGroup,
   mib,
   type ProcStats,
-  procStats,
   sampleProc,
+  servicePids,
   spawnNode,
 } from '../processes.ts';
 import type { BenchCase, BenchRow } from '../types.ts';
@@ -68,6 +68,9 @@ interface Walk {
 type Emit = (resource: string, entities: Json[]) => void;
 
 const RESOURCE_NAMES = RESOURCES.split(',');
+const EMPTY = Buffer.alloc(0);
+/** Whether this process has run the floor's produce path once, untimed. */
+let floorWarm = false;
 
 /**
  * (a): the poller's requests (producers/freshchat/source.ts order) with nothing but JSON.parse.
@@ -160,28 +163,32 @@ async function bareWalk(
 }
 
 /**
- * (f): (a) plus writing every entity to Kafka with kafkajs, as its JSON text, keyed by its id —
- * the least any kafkajs backfill does. No schema, Avro, cursors or transactions; the producer is
- * connected and the topics exist before the clock starts (the CLI pays both in its time); sends
- * of ≥ 2,000 records, one after the other, acks from all in-sync replicas. A lower bound on the
- * CLI's time on this machine: if (f) is under the goal, no kafkajs backfill meets it here.
+ * (f): (a) plus writing a record per entity to Kafka with kafkajs, keyed by its id — the least
+ * any kafkajs backfill does. Its value is the entity's JSON text (`json`) or, lower still,
+ * nothing (`empty`: what kafkajs costs per record, whatever the encoding). No schema, Avro,
+ * cursors or transactions; the producer is connected and the topics exist before the clock
+ * starts (the CLI pays both in its time); sends of ≥ 2,000 records, one after the other, acks
+ * from all in-sync replicas. A lower bound on the CLI's time on this machine: if (f) is under
+ * the goal, no kafkajs backfill meets it here.
  */
 async function floorWalk(
   config: Config,
   sim: SimAddress,
   concurrency: number,
-): Promise<{ walk: Walk; seconds: number; cpuSeconds: number }> {
+  values: 'json' | 'empty',
+  pids: { simulator?: number; kafka?: number } = {},
+): Promise<{ walk: Walk; seconds: number; cpu: Record<'loop' | 'simulator' | 'kafka', number | undefined> }> {
   const prefix = benchPrefix('fcfl');
   const topicOf = (resource: string) => `${prefix}.${resource}`;
-  await withAdmin(config, (admin) =>
-    admin.createTopics({
-      topics: RESOURCE_NAMES.map((r) => ({ topic: topicOf(r), numPartitions: config.kafka.partitions })),
-      waitForLeaders: true,
-    }),
-  );
   const producer = createProducer(createKafka(config, { role: 'bench' }));
-  await producer.connect();
   try {
+    await withAdmin(config, (admin) =>
+      admin.createTopics({
+        topics: RESOURCE_NAMES.map((r) => ({ topic: topicOf(r), numPartitions: config.kafka.partitions })),
+        waitForLeaders: true,
+      }),
+    );
+    await producer.connect();
     let pending = new Map<string, Message[]>();
     let queued = 0;
     let sending: Promise<unknown> = Promise.resolve();
@@ -202,18 +209,21 @@ async function floorWalk(
       const messages = pending.get(topic) ?? [];
       pending.set(topic, messages);
       for (const entity of entities)
-        messages.push({ key: String(entity.id ?? ''), value: JSON.stringify(entity) });
+        messages.push({
+          key: String(entity.id ?? ''),
+          value: values === 'json' ? JSON.stringify(entity) : EMPTY,
+        });
       queued += entities.length;
       if (queued >= 2_000) flush();
     };
-    const cpu = process.cpuUsage();
+    const meter = cpuMeter({ loop: process.pid, simulator: pids.simulator, kafka: pids.kafka });
     const started = process.hrtime.bigint();
     const walk = await bareWalk(sim.url, sim.apiKey, concurrency, emit);
     await flush();
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const used = process.cpuUsage(cpu);
+    const cpu = meter();
     if (failed) throw failed;
-    return { walk, seconds, cpuSeconds: (used.user + used.system) / 1e6 };
+    return { walk, seconds, cpu };
   } finally {
     await producer.disconnect();
     await dropNamespace(config, prefix);
@@ -308,11 +318,6 @@ interface SimAddress {
   apiKey: string;
 }
 
-const cpuSince = (pid: number | undefined, before: ProcStats | undefined): string => {
-  const now = pid === undefined ? undefined : procStats(pid);
-  return now && before ? `${(now.cpuSeconds - before.cpuSeconds).toFixed(1)} s` : '?';
-};
-
 /** One simulated world: the bare loop and the CLI side by side at each concurrency. */
 async function benchWorld(
   config: Config,
@@ -327,10 +332,15 @@ async function benchWorld(
   ]);
   try {
     const address = await firstJsonLine<SimAddress>(sim);
-    // Warm-up: the simulator's and this process's code paths get compiled before any clock runs.
+    // Warm-up: the simulator's and this process's code paths (the floor's kafkajs produce
+    // included) get compiled before any clock runs.
     await bareWalk(address.url, address.apiKey, 4);
+    if (!floorWarm) {
+      await floorWalk(config, address, 4, 'json');
+      floorWarm = true;
+    }
     for (const concurrency of concurrencies) {
-      let simCpu = procStats(sim.pid);
+      const simCpu = cpuMeter({ simulator: sim.pid });
       const cpu = process.cpuUsage();
       const started = process.hrtime.bigint();
       const walk = await bareWalk(address.url, address.apiKey, concurrency);
@@ -340,22 +350,25 @@ async function benchWorld(
         benchmark: `(a) bare loop: GET + JSON.parse, ${concurrency} connections`,
         records: walk.records,
         seconds: ceiling,
-        note: `${walk.requests} requests; CPU: loop ${((own.user + own.system) / 1e6).toFixed(1)} s, simulator ${cpuSince(sim.pid, simCpu)}`,
+        note: `${walk.requests} requests; CPU: loop ${((own.user + own.system) / 1e6).toFixed(1)} s, simulator ${cpuText(simCpu().simulator)}`,
       });
 
-      simCpu = procStats(sim.pid);
-      let kafkaCpu = kafkaPid === undefined ? undefined : procStats(kafkaPid);
-      const floor = await floorWalk(config, address, concurrency);
-      rows.push({
-        benchmark: `(f) floor: (a) + kafkajs produce, ${concurrency} connections`,
-        records: floor.walk.records,
-        seconds: floor.seconds,
-        note: `${Math.round((100 * ceiling) / floor.seconds)}% of (a), JSON values, no transactions; CPU: loop ${floor.cpuSeconds.toFixed(1)} s, simulator ${cpuSince(sim.pid, simCpu)}, Kafka ${cpuSince(kafkaPid, kafkaCpu)}`,
-      });
+      for (const values of ['json', 'empty'] as const) {
+        const floor = await floorWalk(config, address, concurrency, values, {
+          simulator: sim.pid,
+          kafka: kafkaPid,
+        });
+        rows.push({
+          benchmark: `(f) floor: (a) + kafkajs produce, ${values === 'json' ? 'JSON' : 'empty'} values`,
+          records: floor.walk.records,
+          seconds: floor.seconds,
+          note: `${Math.round((100 * ceiling) / floor.seconds)}% of (a), ${concurrency} connections, no transactions; CPU: loop ${cpuText(floor.cpu.loop)}, simulator ${cpuText(floor.cpu.simulator)}, Kafka ${cpuText(floor.cpu.kafka)}`,
+        });
+      }
 
-      simCpu = procStats(sim.pid);
-      kafkaCpu = kafkaPid === undefined ? undefined : procStats(kafkaPid);
+      const meter = cpuMeter({ simulator: sim.pid, kafka: kafkaPid });
       const run = await backfill(config, address, concurrency);
+      const used = meter();
       const rate = run.records / run.seconds;
       const share = Math.round((100 * rate) / (walk.records / ceiling));
       const { transactions: txns, transactionSeconds: txnSeconds } = run;
@@ -370,8 +383,8 @@ async function benchWorld(
           : undefined,
         run.stats ? `peak RSS ${mib(run.stats.peakRss)}` : undefined,
         run.stats ? `CPU ${run.stats.cpuSeconds.toFixed(1)} s` : undefined,
-        `simulator ${cpuSince(sim.pid, simCpu)}`,
-        `Kafka ${cpuSince(kafkaPid, kafkaCpu)}`,
+        `simulator ${cpuText(used.simulator)}`,
+        `Kafka ${cpuText(used.kafka)}`,
       ];
       rows.push({
         benchmark: `chatstream freshchat backfill, concurrency ${concurrency}`,
@@ -391,7 +404,7 @@ export const freshchatBackfill: BenchCase = {
   async run(config) {
     const rows: BenchRow[] = [];
     // The broker's CPU time tells whether the 2 cores are shared out.
-    const kafkaPid = (await new Stack(config, createLogger('bench')).status(['kafka']))[0]?.pid;
+    const kafkaPid = (await servicePids(config)).kafka;
     // The CLI's compile cache (bin/chatstream.js) is filled once, as after a user's first run.
     await spawnNode([join(PROJECT_ROOT, 'bin', 'chatstream.js'), '--version']).exited;
     for (const { world, concurrencies } of WORLDS)

@@ -16,8 +16,7 @@ import { createKafka, createProducer } from '../../kafka/client.ts';
 import { kindOf, latestSchema } from '../../schemas/catalog.ts';
 import { conform } from '../../schemas/conform.ts';
 import { createTopic, produceAvro } from '../../test/helpers/produce.ts';
-import { rssOf, spawnSink } from '../../test/helpers/sink-process.ts';
-import { addRatios, cpuAccount, servicePids, sinkFloor } from '../sink-floor.ts';
+import { addRatios, sinkFloor, sinkRow } from '../sink-rows.ts';
 import { type BenchCase, type BenchRow, timed } from '../types.ts';
 
 const RECORDS = 1_000_000;
@@ -90,27 +89,12 @@ export const sinkThroughputFreshchat: BenchCase = {
       records: RECORDS,
       seconds: counted.seconds,
       note: 'the Kafka-side ceiling',
+      role: 'a',
     });
 
-    const services = await servicePids(config);
-    const child = spawnSink('clickhouse', topic, `${topic}_sink`);
-    let peak = 0;
-    const sampler = setInterval(() => {
-      peak = Math.max(peak, rssOf(child.pid as number));
-    }, 100);
-    const cpu = cpuAccount([child.pid as number], services);
-    const sunk = await timed(async () => {
-      while ((await count(topic)) < RECORDS) await sleep(100);
-    });
-    clearInterval(sampler);
-    const sinkCpu = cpu.read();
-    child.kill('SIGTERM');
-    rows.push({
-      benchmark: 'chatstream sink clickhouse, Freshchat messages',
-      records: RECORDS,
-      seconds: sunk.seconds,
-      note: `peak RSS ${Math.round(peak / 1048576)} MiB (memory budget ${Math.round(config.sink.memoryBytes / 1048576)} MiB); ${sinkCpu}`,
-    });
+    rows.push(
+      await sinkRow(config, ch, topic, RECORDS, count, 'chatstream sink clickhouse, Freshchat messages'),
+    );
     rows.push(await sinkFloor(config, ch, topic, RECORDS, count));
 
     // (c) ClickHouse's Kafka engine on the rows the sink writes, as JSON.
@@ -158,6 +142,7 @@ export const sinkThroughputFreshchat: BenchCase = {
       rows.push({
         benchmark: '(c) ClickHouse Kafka engine, messages as JSON',
         records: landed,
+        role: 'c',
         seconds,
         note:
           landed < RECORDS ? `stopped after 300 s with ${landed} rows` : 'Kafka table + materialized view',

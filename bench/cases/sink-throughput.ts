@@ -15,8 +15,7 @@ import { request } from 'undici';
 import { createClickHouseClient } from '../../consumers/sinks/clickhouse/connection.ts';
 import { createKafka, createProducer } from '../../kafka/client.ts';
 import { createTopic, produceAvro } from '../../test/helpers/produce.ts';
-import { rssOf, spawnSink } from '../../test/helpers/sink-process.ts';
-import { addRatios, cpuAccount, servicePids, sinkFloor } from '../sink-floor.ts';
+import { addRatios, sinkFloor, sinkRow } from '../sink-rows.ts';
 import { type BenchCase, type BenchRow, timed } from '../types.ts';
 
 const RECORDS = 1_000_000;
@@ -132,32 +131,17 @@ export const sinkThroughput: BenchCase = {
       records: RECORDS,
       seconds: counted.seconds,
       note: 'the Kafka-side ceiling',
+      role: 'a',
     });
 
     // The sink, as users run it: its own process, default settings.
     const table = topic;
-    const services = await servicePids(config);
-    const child = spawnSink('clickhouse', topic, `${topic}_sink`);
-    let peak = 0;
-    const sampler = setInterval(() => {
-      peak = Math.max(peak, rssOf(child.pid as number));
-    }, 100);
-    const cpu = cpuAccount([child.pid as number], services);
-    const sunk = await timed(async () => {
-      while ((await count(table)) < RECORDS) await sleep(100);
-    });
-    clearInterval(sampler);
-    const sinkCpu = cpu.read();
-    child.kill('SIGTERM');
-    rows.push({
-      benchmark: 'chatstream sink clickhouse (Kafka → ClickHouse)',
-      records: RECORDS,
-      seconds: sunk.seconds,
-      note: `RowBinary, peak RSS ${Math.round(peak / 1048576)} MiB (memory budget ${Math.round(config.sink.memoryBytes / 1048576)} MiB); ${sinkCpu}`,
-    });
+    rows.push(
+      await sinkRow(config, ch, topic, RECORDS, count, 'chatstream sink clickhouse (Kafka → ClickHouse)'),
+    );
     rows.push(await sinkFloor(config, ch, topic, RECORDS, count));
     // The floor split over two processes (both cores), so one consumer's thread does not bound it.
-    rows.push(await sinkFloor(config, ch, topic, RECORDS, count, { processes: 2 }));
+    rows.push(await sinkFloor(config, ch, topic, RECORDS, count, 2));
 
     // (b) the ClickHouse ceiling: clickhouse-client inserting the same rows.
     const file = join(tmpdir(), `${topic}.jsonl`);
@@ -272,6 +256,7 @@ export const sinkThroughput: BenchCase = {
       rows.push({
         benchmark: '(c) ClickHouse Kafka engine, same records as JSON',
         records: landed,
+        role: 'c',
         seconds,
         note:
           landed < RECORDS ? `stopped after 180 s with ${landed} rows` : 'Kafka table + materialized view',

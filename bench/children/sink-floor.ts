@@ -1,79 +1,151 @@
 /**
  * The least a kafkajs → ClickHouse sink does, as a process of its own (spawned and timed like
- * the sink) for the sink benches' floor row: consume the topic from the beginning with the
+ * the sink) for the sink benches' floor rows: consume partitions from the beginning with the
  * count-only consumer's settings and stream each record's key and Avro bytes, as batches come,
- * into one RowBinary INSERT of a (key String, value String) table. No decoding, transcoding,
- * offsets, commits, dead letters or metrics. argv[2]: JSON {topic, group, table, partitions};
- * reads only those partitions (pausing any other it is given), ends the insert once each is read
- * to its end, and exits 0. Several of it, each with its own partitions and group, split a topic.
+ * into one RowBinary INSERT of a (key String, value String) table, cut into blocks of
+ * `blockRows` so ClickHouse writes parts while the data streams. No decoding, transcoding,
+ * offsets, commits, dead letters or metrics.
+ *
+ * argv[2]: JSON {topic, group, table, processes, index, blockRows}. The process reads the
+ * partitions p with p % processes === index (its own assigner gives it only those, so nothing
+ * else is fetched), ends the insert once each is read to the end it had at start, and prints
+ * one JSON line: its rows, its CPU (the process and its main thread) and its milestones in ms
+ * since the process started. Any failure exits 1 with the error on stderr.
  */
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import { AssignerProtocol, type PartitionAssigner } from 'kafkajs';
 import { loadConfig } from '../../cli/settings.ts';
 import { createClickHouseClient } from '../../consumers/sinks/clickhouse/connection.ts';
+import { RowBinaryWriter } from '../../consumers/sinks/clickhouse/rowbinary.ts';
 import { createKafka } from '../../kafka/client.ts';
 
-const { topic, group, table, partitions } = JSON.parse(process.argv[2] ?? '{}') as {
+const { topic, group, table, processes, index, blockRows } = JSON.parse(process.argv[2] ?? '{}') as {
   topic: string;
   group: string;
   table: string;
-  partitions: number[];
+  processes: number;
+  index: number;
+  blockRows: number;
 };
-const config = loadConfig();
+const since = () => Math.round(performance.now());
+const milestones: Record<string, number> = {};
 
-/** A RowBinary String: LEB128 length, then the bytes. */
-function pushString(parts: Buffer[], bytes: Buffer | null): void {
-  const value = bytes ?? Buffer.alloc(0);
-  const length: number[] = [];
-  let n = value.length;
-  do {
-    length.push((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
-    n >>>= 7;
-  } while (n > 0);
-  parts.push(Buffer.from(length), value);
+const fail = (error: unknown) => {
+  process.stderr.write(`sink floor: ${(error as Error)?.stack ?? String(error)}\n`);
+  process.exit(1);
+};
+process.on('unhandledRejection', fail);
+
+/** Bytes as a RowBinary String: LEB128 length, then the bytes. */
+function writeBytes(w: RowBinaryWriter, bytes: Buffer | null): void {
+  const length = bytes?.length ?? 0;
+  w.varint(length);
+  w.reserve(length);
+  bytes?.copy(w.buf, w.pos);
+  w.pos += length;
 }
+
+const config = loadConfig();
+const kafka = createKafka(config, { role: 'bench' });
+
+// Which partitions are this process's, and where each ends now (an empty one is done already).
+const admin = kafka.admin();
+await admin.connect();
+const ends = (await admin.fetchTopicOffsets(topic)).filter((p) => p.partition % processes === index);
+await admin.disconnect();
+const mine = ends.map((p) => p.partition);
+/** Each partition of this process still to read: the offset it ends at. */
+const remaining = new Map(
+  ends.filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => [p.partition, BigInt(p.high)]),
+);
+
+/** Gives every member this process's partitions: it is alone in its group. */
+const onlyMine: PartitionAssigner = () => ({
+  name: 'SinkFloorAssigner',
+  version: 1,
+  async assign({ members }) {
+    return members.map((member) => ({
+      memberId: member.memberId,
+      memberAssignment: AssignerProtocol.MemberAssignment.encode({
+        version: 1,
+        assignment: { [topic]: mine },
+        userData: Buffer.alloc(0),
+      }),
+    }));
+  },
+  protocol({ topics }) {
+    return {
+      name: 'SinkFloorAssigner',
+      metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: Buffer.alloc(0) }),
+    };
+  },
+});
 
 const ch = createClickHouseClient(config, { request_timeout: 600_000 });
 const body = new PassThrough();
 const inserted = ch
-  .exec({ query: `INSERT INTO ${table} FORMAT RowBinary`, values: body })
+  .exec({
+    query: `INSERT INTO ${table} FORMAT RowBinary`,
+    values: body,
+    clickhouse_settings: { max_insert_block_size: String(blockRows) },
+  })
   .then(async ({ stream }) => {
     stream.resume();
     await finished(stream);
   });
-const consumer = createKafka(config, { role: 'bench' }).consumer({
+inserted.catch(fail);
+
+const consumer = kafka.consumer({
   groupId: group,
   maxBytes: 32 * 1024 * 1024,
   maxBytesPerPartition: 8 * 1024 * 1024,
+  partitionAssigners: [onlyMine],
 });
-/** Each partition of this process: whether it is read to its end. */
-const remaining = new Map(partitions.map((p) => [p, false]));
+let rows = 0;
 let finish: () => void = () => {};
-const finished_ = new Promise<void>((resolve) => {
+const allRead = new Promise<void>((resolve) => {
   finish = resolve;
 });
+if (remaining.size === 0) finish();
 await consumer.connect();
 await consumer.subscribe({ topic, fromBeginning: true });
+milestones.joined = since();
 void consumer.run({
   autoCommit: false,
   eachBatch: async ({ batch }) => {
-    if (!remaining.has(batch.partition)) {
-      consumer.pause([{ topic, partitions: [batch.partition] }]);
-      return;
-    }
-    const parts: Buffer[] = [];
+    milestones.firstBatch ??= since();
+    // A buffer of its own per batch: the stream holds it until the request has sent it.
+    let size = 0;
+    for (const message of batch.messages)
+      size += 20 + (message.key?.length ?? 0) + (message.value?.length ?? 0);
+    const w = new RowBinaryWriter(Math.max(size, 1));
     for (const message of batch.messages) {
-      pushString(parts, message.key);
-      pushString(parts, message.value);
+      writeBytes(w, message.key);
+      writeBytes(w, message.value);
     }
-    if (!body.write(Buffer.concat(parts))) await once(body, 'drain');
-    if (BigInt(batch.lastOffset()) + 1n >= BigInt(batch.highWatermark)) remaining.set(batch.partition, true);
-    if ([...remaining.values()].every(Boolean)) finish();
+    rows += batch.messages.length;
+    if (!body.write(w.bytes())) await once(body, 'drain');
+    const end = remaining.get(batch.partition);
+    if (end !== undefined && BigInt(batch.lastOffset()) + 1n >= end) remaining.delete(batch.partition);
+    if (remaining.size === 0) finish();
   },
 });
-await finished_;
+await allRead;
+milestones.allRead = since();
 body.end();
 await inserted;
+milestones.inserted = since();
+const cpu = process.cpuUsage();
+const thread = process.threadCpuUsage();
+process.stdout.write(
+  `${JSON.stringify({
+    rows,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    mainThreadCpuSeconds: (thread.user + thread.system) / 1e6,
+    milestones,
+  })}\n`,
+);
 await consumer.disconnect();
 await ch.close();
