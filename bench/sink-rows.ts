@@ -8,7 +8,6 @@
  * a sink built on kafkajs in one process misses too.
  */
 
-import { once } from 'node:events';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -34,22 +33,40 @@ export async function sinkRow(
 ): Promise<BenchRow> {
   const services = await servicePids(config);
   const child = spawnSink('clickhouse', topic, `${topic}_sink`);
-  const exited = once(child, 'exit');
+  let exit: number | string | null | undefined;
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exit = code ?? signal;
+      resolve();
+    });
+    child.once('error', (error) => {
+      exit = error.message;
+      resolve();
+    });
+  });
   let peak = 0;
   const sampler = setInterval(() => {
     peak = Math.max(peak, rssOf(child.pid as number));
   }, 100);
   const meter = cpuMeter({ sink: child.pid, ...services });
   const started = process.hrtime.bigint();
+  let seconds: number;
+  let cpu: ReturnType<typeof meter>;
   try {
-    while ((await count(topic)) < records) await sleep(100);
+    for (let landed = await count(topic); landed < records; landed = await count(topic)) {
+      if (exit !== undefined) throw new Error(`the sink exited (${exit}) with ${landed} of ${records} rows`);
+      if (process.hrtime.bigint() - started > BigInt(FLOOR_TIMEOUT_MS) * 1_000_000n)
+        throw new Error(`the sink wrote ${landed} of ${records} rows in ${FLOOR_TIMEOUT_MS / 1000} s`);
+      await sleep(100);
+    }
+    seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    cpu = meter();
   } finally {
     clearInterval(sampler);
+    child.kill('SIGTERM');
+    const gone = await Promise.race([exited.then(() => true), sleep(30_000, false, { ref: false })]);
+    if (!gone) child.kill('SIGKILL');
   }
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const cpu = meter();
-  child.kill('SIGTERM');
-  await exited;
   await settleMerges(ch);
   return {
     role: 'measured',
@@ -58,6 +75,16 @@ export async function sinkRow(
     seconds,
     note: `RowBinary, peak RSS ${Math.round(peak / 1048576)} MiB (memory budget ${Math.round(config.sink.memoryBytes / 1048576)} MiB); CPU ${cpuText(cpu.sink)}, ClickHouse ${cpuText(cpu.clickhouse)}, Kafka ${cpuText(cpu.kafka)}`,
   };
+}
+
+/** Active parts of a table (how many the inserts left, before merges end). */
+async function partsOf(ch: ClickHouseClient, db: string, table: string): Promise<number> {
+  const result = await ch.query({
+    query: `SELECT count() AS c FROM system.parts WHERE database = '${db}' AND table = '${table}' AND active`,
+    format: 'JSONEachRow',
+  });
+  const [row] = (await result.json()) as { c: string }[];
+  return Number(row?.c ?? 0);
 }
 
 /** Waits (at most 60 s) until ClickHouse merges no parts. */
@@ -71,7 +98,7 @@ async function settleMerges(ch: ClickHouseClient): Promise<void> {
   }
 }
 
-/** A floor still counting after this is a failure. */
+/** A sink or floor still counting after this is a failure. */
 const FLOOR_TIMEOUT_MS = 300_000;
 /** Rows a block of the floor's INSERT (ClickHouse writes a part per block as the data streams). */
 const BLOCK_ROWS = 131_072;
@@ -81,7 +108,13 @@ interface FloorReport {
   rows: number;
   cpuSeconds: number;
   mainThreadCpuSeconds: number;
-  milestones: { joined?: number; firstBatch?: number; allRead?: number; inserted?: number };
+  milestones: {
+    subscribed?: number;
+    joined?: number;
+    firstBatch?: number;
+    allRead?: number;
+    inserted?: number;
+  };
 }
 
 async function report(child: Child): Promise<FloorReport> {
@@ -91,6 +124,10 @@ async function report(child: Child): Promise<FloorReport> {
   return JSON.parse(line) as FloorReport;
 }
 
+/**
+ * One floor row: `processes` floor processes, each with every processes-th partition of the
+ * topic and its own INSERT into one table, timed from spawn until ClickHouse counts `records`.
+ */
 export async function sinkFloor(
   config: Config,
   ch: ClickHouseClient,
@@ -102,24 +139,25 @@ export async function sinkFloor(
   const table = `${topic}_floor${processes}`;
   const db = config.clickhouse.database;
   const services = await servicePids(config);
-  let children: Child[] = [];
+  const children: Child[] = [];
   try {
     await ch.command({
       query: `CREATE TABLE ${db}.${table} (key String, value String) ENGINE = MergeTree ORDER BY tuple()`,
     });
-    children = Array.from({ length: processes }, (_, index) =>
-      spawnNode([
-        join(PROJECT_ROOT, 'bench', 'children', 'sink-floor.ts'),
-        JSON.stringify({
-          topic,
-          group: `${topic}_floor${processes}_${index}`,
-          table: `${db}.${table}`,
-          processes,
-          index,
-          blockRows: BLOCK_ROWS,
-        }),
-      ]),
-    );
+    for (let index = 0; index < processes; index++)
+      children.push(
+        spawnNode([
+          join(PROJECT_ROOT, 'bench', 'children', 'sink-floor.ts'),
+          JSON.stringify({
+            topic,
+            group: `${topic}_floor${processes}_${index}`,
+            table: `${db}.${table}`,
+            processes,
+            index,
+            blockRows: BLOCK_ROWS,
+          }),
+        ]),
+      );
     const started = process.hrtime.bigint();
     const meter = cpuMeter(services);
     const reporting = Promise.all(children.map(report));
@@ -140,7 +178,13 @@ export async function sinkFloor(
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const { clickhouse, kafka } = meter();
-    const reports = await reporting;
+    const reports = await Promise.race([
+      reporting,
+      sleep(FLOOR_TIMEOUT_MS, undefined, { ref: false }).then(() => {
+        throw new Error(`a floor process did not exit within ${FLOOR_TIMEOUT_MS / 1000} s of its insert`);
+      }),
+    ]);
+    const parts = await partsOf(ch, db, table);
     const landed = await count(table);
     const rows = reports.reduce((sum, r) => sum + r.rows, 0);
     if (landed !== records || rows !== records)
@@ -157,14 +201,14 @@ export async function sinkFloor(
       records,
       seconds,
       note: [
-        'key + Avro bytes as 2 String columns (no sort key), no decoding, offsets or commits',
+        `key + Avro bytes as 2 String columns (no sort key, ${parts} parts), no decoding, offsets or commits`,
         `CPU ${cpuText(sum((r) => r.cpuSeconds))} (main thread${processes > 1 ? 's' : ''} ${cpuText(sum((r) => r.mainThreadCpuSeconds))}), ClickHouse ${cpuText(clickhouse)}, Kafka ${cpuText(kafka)}`,
-        `joined ${latest('joined')} s, first batch ${latest('firstBatch')} s, all read ${latest('allRead')} s, inserted ${latest('inserted')} s after spawn`,
+        `subscribed ${latest('subscribed')} s, joined ${latest('joined')} s, first batch ${latest('firstBatch')} s, all read ${latest('allRead')} s, inserted ${latest('inserted')} s after spawn`,
       ].join('; '),
     };
   } finally {
     await Promise.all(children.map((child) => killGroup(child)));
-    await ch.command({ query: `DROP TABLE IF EXISTS ${db}.${table}` });
+    await ch.command({ query: `DROP TABLE IF EXISTS ${db}.${table}` }).catch(() => {});
   }
 }
 

@@ -168,8 +168,8 @@ async function bareWalk(
  * nothing (`empty`: what kafkajs costs per record, whatever the encoding). No schema, Avro,
  * cursors or transactions; the producer is connected and the topics exist before the clock
  * starts (the CLI pays both in its time); sends of ≥ 2,000 records, one after the other, acks
- * from all in-sync replicas. A lower bound on the CLI's time on this machine: if (f) is under
- * the goal, no kafkajs backfill meets it here.
+ * from all in-sync replicas. A lower bound on a backfill that fetches and produces on one
+ * thread with kafkajs: if (f) is under the goal, no such backfill meets it here.
  */
 async function floorWalk(
   config: Config,

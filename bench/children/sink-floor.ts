@@ -84,12 +84,18 @@ const onlyMine: PartitionAssigner = () => ({
 });
 
 const ch = createClickHouseClient(config, { request_timeout: 600_000 });
-const body = new PassThrough();
+// Room for a whole fetch, so kafkajs fetches on while ClickHouse takes the previous one.
+const body = new PassThrough({ highWaterMark: 64 * 1024 * 1024 });
 const inserted = ch
   .exec({
     query: `INSERT INTO ${table} FORMAT RowBinary`,
     values: body,
-    clickhouse_settings: { max_insert_block_size: String(blockRows) },
+    // Blocks of blockRows rows, not squashed into bigger ones: parts are written as data streams.
+    clickhouse_settings: {
+      max_insert_block_size: String(blockRows),
+      min_insert_block_size_rows: String(blockRows),
+      min_insert_block_size_bytes: '0',
+    },
   })
   .then(async ({ stream }) => {
     stream.resume();
@@ -111,7 +117,10 @@ const allRead = new Promise<void>((resolve) => {
 if (remaining.size === 0) finish();
 await consumer.connect();
 await consumer.subscribe({ topic, fromBeginning: true });
-milestones.joined = since();
+milestones.subscribed = since();
+consumer.on(consumer.events.GROUP_JOIN, () => {
+  milestones.joined ??= since();
+});
 void consumer.run({
   autoCommit: false,
   eachBatch: async ({ batch }) => {
