@@ -13,6 +13,7 @@ import { PoisonError } from '../../../core/errors.ts';
 import type { Logger } from '../../../core/log.ts';
 import type { CoreConfig } from '../../../core/settings.ts';
 import { RECORD_KINDS } from '../../../schemas/catalog.ts';
+import { GroupCommit, settle } from '../../group-commit.ts';
 import {
   type AvroRecordSchema,
   type Batch,
@@ -22,6 +23,8 @@ import {
   type SinkRecord,
   type WriteResult,
 } from '../../sink.ts';
+import { detectCapabilities } from './capabilities.ts';
+import { JsonRows } from './json-rows.ts';
 import { encodeRows, type Plan, PlanCache, WriterPool } from './request.ts';
 import {
   type Capabilities,
@@ -34,7 +37,6 @@ import {
   OFFSETS_TABLE,
   quoteIdent,
   quoteString,
-  recordTime,
   tableName,
 } from './schema.ts';
 import {
@@ -48,20 +50,7 @@ import {
 import { Tables } from './tables.ts';
 import { WriterTypes } from './transcode.ts';
 
-export function detectCapabilities(version: string): Capabilities {
-  const [major = 0, minor = 0] = version.split('.').map(Number);
-  const atLeast = (m: number, n: number) => major > m || (major === m && minor >= n);
-  // Ranges: 18.16's measured here; 21.4's widened ones from ClickHouse's documentation.
-  const extended = atLeast(21, 4);
-  return {
-    version,
-    dateTime64: atLeast(20, 1),
-    dateDays: [0, extended ? 65_535 : 49_672],
-    timeMs: extended
-      ? [Date.UTC(1925, 0, 1), Date.UTC(2283, 10, 11, 23, 59, 59, 999)]
-      : [0, Date.UTC(2105, 11, 31, 23, 59, 59, 999)],
-  };
-}
+export { detectCapabilities } from './capabilities.ts';
 
 /** Column names of the Kafka metadata every table carries; no Avro field may take them. */
 const RESERVED_COLUMNS = new Set([
@@ -72,8 +61,6 @@ const RESERVED_COLUMNS = new Set([
   '_key',
   DELETED_COLUMN.name,
 ]);
-
-type Item = { record: SinkRecord; row: Record<string, unknown> };
 
 export class ClickHouseSink implements Sink {
   readonly name = 'clickhouse';
@@ -97,6 +84,10 @@ export class ClickHouseSink implements Sink {
   private baseReady = false;
   private readonly plans = new PlanCache();
   private readonly writers = new WriterPool();
+  private readonly json: JsonRows;
+  private readonly group = new GroupCommit<Batch, WriteResult>((_key, batches) =>
+    this.writeTogether(batches),
+  );
 
   constructor(config: CoreConfig, log: Logger) {
     this.service = new ClickHouseService(config);
@@ -104,6 +95,7 @@ export class ClickHouseSink implements Sink {
     this.topicPrefix = config.kafka.topicPrefix;
     this.log = log;
     this.tables = new Tables(this.service, this.database, log, () => this.capabilities);
+    this.json = new JsonRows(this.service, () => this.capabilities);
   }
 
   get capabilities(): Capabilities {
@@ -192,59 +184,6 @@ export class ClickHouseSink implements Sink {
     return columns;
   }
 
-  private metadata(record: SinkRecord): Record<string, unknown> {
-    return {
-      _topic: record.topic,
-      _partition: record.partition,
-      _offset: record.offset.toString(),
-      _timestamp: formatDateTime(recordTime(record.timestamp), this.capabilities),
-      _key: record.key ?? '',
-    };
-  }
-
-  /** The row for a record; a value its column cannot hold is a PoisonError naming the field. */
-  private row(
-    record: SinkRecord,
-    values: Record<string, unknown>,
-    columns: Column[],
-  ): Record<string, unknown> {
-    const row: Record<string, unknown> = {};
-    for (const column of columns) {
-      // Own fields only: not Object.prototype's `toString` for a field of that name, nor a
-      // `__proto__` field (avsc gives it no value, and setting it would change `row`'s prototype).
-      if (!Object.hasOwn(values, column.name)) continue;
-      const value = values[column.name];
-      if (value === undefined) continue;
-      try {
-        row[column.name] = column.convert(value);
-      } catch (error) {
-        throw new PoisonError('bad_data', `field "${column.name}": ${(error as Error).message}`, {
-          cause: error,
-        });
-      }
-    }
-    return Object.assign(row, this.metadata(record));
-  }
-
-  /** Inserts JSONEachRow rows; on bad data, halves them until the bad rows are isolated and rejected. */
-  private async insertJson(table: string, items: Item[], rejected: Rejected[]): Promise<void> {
-    try {
-      await this.service.insert(
-        this.qualified(table),
-        items.map((i) => i.row),
-      );
-    } catch (error) {
-      if (!(error instanceof PoisonError)) throw error;
-      if (items.length === 1) {
-        rejected.push({ record: (items[0] as Item).record, reason: error.message });
-        return;
-      }
-      const half = Math.ceil(items.length / 2);
-      await this.insertJson(table, items.slice(0, half), rejected);
-      await this.insertJson(table, items.slice(half), rejected);
-    }
-  }
-
   private qualified(table: string): string {
     return `${quoteIdent(this.database)}.${quoteIdent(table)}`;
   }
@@ -271,7 +210,7 @@ export class ClickHouseSink implements Sink {
       if (!described) throw new SchemaChangedError(`the columns of ${table} are to be read again`);
       const plans = this.plans.plansFor(table, described, schemas, this.types.of(records, schemas));
       if (!plans) {
-        await this.insertJson(table, this.jsonItems(records, schemas, refused), refused);
+        await this.json.insert(this.qualified(table), this.json.items(records, schemas, refused), refused);
         return;
       }
       const writer = this.writers.take();
@@ -298,7 +237,11 @@ export class ClickHouseSink implements Sink {
             'ClickHouse refused the RowBinary body again on the columns just read; writing this chunk as JSONEachRow',
             { table, rows: body.records.length, error: (error as Error).message },
           );
-          await this.insertJson(table, this.jsonItems(body.records, schemas, refused), refused);
+          await this.json.insert(
+            this.qualified(table),
+            this.json.items(body.records, schemas, refused),
+            refused,
+          );
         }
       } finally {
         this.writers.give(writer);
@@ -306,31 +249,42 @@ export class ClickHouseSink implements Sink {
     });
   }
 
-  /** The JSONEachRow rows of the records (a value no column holds rejects its row). */
-  private jsonItems(records: SinkRecord[], schemas: Map<number, Column[]>, refused: Rejected[]): Item[] {
-    const items: Item[] = [];
-    for (const record of records) {
-      if (isTombstone(record)) {
-        items.push({ record, row: { ...this.metadata(record), [DELETED_COLUMN.name]: 1 } });
-        continue;
-      }
-      try {
-        const value = record.value as Record<string, unknown>;
-        items.push({ record, row: this.row(record, value, schemas.get(record.schemaId) ?? []) });
-      } catch (error) {
-        if (!(error instanceof PoisonError)) throw error;
-        refused.push({ record, reason: error.message, kind: error.kind });
-      }
-    }
-    return items;
+  /**
+   * Writes go through a group commit per topic (group-commit.ts): batches of several
+   * partitions (and of several fetches) that wait while one insert runs go together in the
+   * next — one rows insert and one offsets insert for all of them.
+   */
+  writeBatch(batch: Batch): Promise<WriteResult> {
+    return this.group.submit(`${batch.group}\u0000${batch.topic}`, batch);
   }
 
-  async writeBatch(batch: Batch): Promise<WriteResult> {
-    const table = tableName(batch.topic);
-    const policy = this.dedupPolicy(batch.topic);
-    const rejected: Rejected[] = [];
-    const records: SinkRecord[] = [];
-    const schemas = new Map<number, Column[]>();
+  /**
+   * Batches of one topic written together. Bad data the merged write could not isolate (a
+   * PoisonError) sends each batch alone, so the runner halves only the batch that holds it.
+   */
+  private async writeTogether(batches: Batch[]): Promise<PromiseSettledResult<WriteResult>[]> {
+    const alone = (batch: Batch) =>
+      settle(this.writeBatches([batch]).then(([result]) => result as WriteResult));
+    if (batches.length === 1) return [await alone(batches[0] as Batch)];
+    try {
+      const results = await this.writeBatches(batches);
+      return results.map((value) => ({ status: 'fulfilled', value }));
+    } catch (error) {
+      if (!(error instanceof PoisonError)) throw error;
+      const outcomes: PromiseSettledResult<WriteResult>[] = [];
+      for (const batch of batches) outcomes.push(await alone(batch));
+      return outcomes;
+    }
+  }
+
+  /** Records of a batch the sink can write, and those it refuses (a tombstone it cannot place, a reserved field name). */
+  private sortRecords(
+    batch: Batch,
+    policy: DedupPolicy,
+    schemas: Map<number, Column[]>,
+    records: SinkRecord[],
+    rejected: Rejected[],
+  ): number {
     let tombstones = 0;
     for (const record of batch.records) {
       if (isTombstone(record)) {
@@ -357,17 +311,32 @@ export class ClickHouseSink implements Sink {
         rejected.push({ record, reason: error.message });
       }
     }
+    return tombstones;
+  }
+
+  /** Writes batches of one topic (and group) in one rows insert and one offsets insert. */
+  private async writeBatches(batches: Batch[]): Promise<WriteResult[]> {
+    const { group, topic } = batches[0] as Batch;
+    const table = tableName(topic);
+    const policy = this.dedupPolicy(topic);
+    const rejectedOf = batches.map((): Rejected[] => []);
+    const records: SinkRecord[] = [];
+    const schemas = new Map<number, Column[]>();
+    let tombstones = 0;
+    batches.forEach((batch, i) => {
+      tombstones += this.sortRecords(batch, policy, schemas, records, rejectedOf[i] as Rejected[]);
+    });
     try {
       await this.ensureBase();
       for (let attempt = 1; records.length > 0; attempt++) {
         const refused: Rejected[] = [];
         try {
           for (const [id, columns] of [...schemas].sort((a, b) => a[0] - b[0]))
-            await this.tables.ensure(batch.group, batch.topic, table, `${table}#${id}`, columns, policy, id);
+            await this.tables.ensure(group, topic, table, `${table}#${id}`, columns, policy, id);
           if (tombstones > 0 && schemas.size === 0)
-            await this.tables.ensure(batch.group, batch.topic, table, `${table}#tombstones`, [], policy);
+            await this.tables.ensure(group, topic, table, `${table}#tombstones`, [], policy);
           await this.insertRows(table, records, schemas, refused, attempt);
-          rejected.push(...refused);
+          assignRejected(batches, refused, rejectedOf);
           break;
         } catch (error) {
           // The table changed under us (another member created it from older columns, or it
@@ -380,26 +349,46 @@ export class ClickHouseSink implements Sink {
           this.tables.forget(table);
         }
       }
-      // The offset about to be stored covers the rejected rows: their dead letters go first.
-      if (rejected.length > 0) await batch.deadLetter?.(rejected);
-      const last = batch.records.at(-1) as SinkRecord;
-      await this.service.insert(`${quoteIdent(this.database)}.${OFFSETS_TABLE}`, [
-        {
-          group: batch.group,
-          topic: batch.topic,
-          partition: batch.partition,
-          offset: last.offset.toString(),
-          updated: formatDateTime(Date.now(), { ...this.capabilities, dateTime64: false }),
-        },
-      ]);
+      // The offsets about to be stored cover the rejected rows: their dead letters go first.
+      for (const [i, batch] of batches.entries()) {
+        const rejected = rejectedOf[i] as Rejected[];
+        if (rejected.length > 0) await batch.deadLetter?.(rejected);
+      }
+      const updated = formatDateTime(Date.now(), { ...this.capabilities, dateTime64: false });
+      await this.service.insert(
+        `${quoteIdent(this.database)}.${OFFSETS_TABLE}`,
+        batches
+          .filter((batch) => batch.records.length > 0)
+          .map((batch) => ({
+            group,
+            topic,
+            partition: batch.partition,
+            offset: (batch.records.at(-1) as SinkRecord).offset.toString(),
+            updated,
+          })),
+      );
     } catch (error) {
       this.forgetOnSchemaChange(error);
       throw error;
     }
-    return { rejected };
+    return rejectedOf.map((rejected) => ({ rejected }));
   }
 
   async close(): Promise<void> {
     await this.service.close();
   }
+}
+
+/** Hands each row the server or the writer refused to the batch it came from. */
+function assignRejected(batches: Batch[], refused: Rejected[], rejectedOf: Rejected[][]): void {
+  if (refused.length === 0) return;
+  if (batches.length === 1) {
+    (rejectedOf[0] as Rejected[]).push(...refused);
+    return;
+  }
+  const owner = new Map<SinkRecord, number>();
+  batches.forEach((batch, i) => {
+    for (const record of batch.records) owner.set(record, i);
+  });
+  for (const r of refused) (rejectedOf[owner.get(r.record) ?? 0] as Rejected[]).push(r);
 }
