@@ -50,8 +50,12 @@ test('numbers little-endian, edges included; undefined writes the default', () =
     big.writeBigInt64LE(BigInt(v));
     assert.deepEqual(bytes('Int64', v), [...big], String(v));
   }
-  big.writeBigInt64LE(-(2n ** 63n));
-  assert.deepEqual(bytes('Int64', -(2n ** 63n)), [...big]);
+  // Bigints (Kafka offsets): inside the safe range as numbers, beyond it as bigints.
+  const max = BigInt(Number.MAX_SAFE_INTEGER);
+  for (const v of [0n, 42n, max, -max, max + 1n, -max - 1n, 2n ** 63n - 1n, -(2n ** 63n)]) {
+    big.writeBigInt64LE(v);
+    assert.deepEqual(bytes('Int64', v), [...big], `${v}n`);
+  }
   assert.deepEqual(bytes('Float64', 0.1), [...new Uint8Array(new Float64Array([0.1]).buffer)]);
   assert.deepEqual(bytes('Float32', -1.5), [0, 0, 0xc0, 0xbf]);
   assert.deepEqual(bytes('UInt8', true), [1]);

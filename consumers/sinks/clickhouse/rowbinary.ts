@@ -16,6 +16,8 @@
 export type Write = (w: RowBinaryWriter, value: unknown) => void;
 
 const TWO_32 = 4_294_967_296;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN_SAFE = -MAX_SAFE;
 
 export class RowBinaryWriter {
   buf: Buffer;
@@ -88,9 +90,12 @@ export class RowBinaryWriter {
 
   i64(v: number | bigint): void {
     this.reserve(8);
-    if (typeof v === 'number' && Number.isSafeInteger(v)) {
-      this.buf.writeUInt32LE(v >>> 0, this.pos);
-      this.buf.writeInt32LE(Math.floor(v / TWO_32), this.pos + 4);
+    // A bigint in the safe range (a Kafka offset) as a number: writeBigInt64LE's bigint
+    // arithmetic cost ~3× as much per value (measured: 80–240 ms against 15–60 per million).
+    const n = typeof v === 'bigint' && v <= MAX_SAFE && v >= MIN_SAFE ? Number(v) : v;
+    if (typeof n === 'number' && Number.isSafeInteger(n)) {
+      this.buf.writeUInt32LE(n >>> 0, this.pos);
+      this.buf.writeInt32LE(Math.floor(n / TWO_32), this.pos + 4);
       this.pos += 8;
     } else {
       // A bigint, or a number beyond 2^53 that is not an integer: BigInt throws a RangeError.
