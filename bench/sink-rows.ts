@@ -12,16 +12,21 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Config } from '../cli/settings.ts';
+import { quoteIdent, tableName } from '../consumers/sinks/clickhouse/schema.ts';
 import { PROJECT_ROOT } from '../core/settings.ts';
 import { rssOf, spawnSink } from '../test/helpers/sink-process.ts';
 import { type Child, cpuMeter, cpuText, killGroup, servicePids, spawnNode } from './processes.ts';
 import type { BenchRow } from './types.ts';
+
+/** The larger memory budget a second sink row runs with (CHATSTREAM_SINK_MEMORY_BYTES). */
+export const BIG_BUDGET = 256 * 1024 * 1024;
 
 /**
  * The sink as users run it (its own process, default settings) on `topic`, from spawn until
  * ClickHouse counts `records` rows in `table`: the row, with its peak RSS and the CPU of the
  * sink, ClickHouse and Kafka. The sink has exited and ClickHouse's merges of its parts are done
  * (or 60 s passed) when this returns, so the next row does not share the machine with them.
+ * With `memoryBytes`, the sink runs with that budget, as a group of its own into a fresh table.
  */
 export async function sinkRow(
   config: Config,
@@ -30,9 +35,20 @@ export async function sinkRow(
   records: number,
   count: (table: string) => Promise<number>,
   benchmark: string,
+  memoryBytes?: number,
 ): Promise<BenchRow> {
   const services = await servicePids(config);
-  const child = spawnSink('clickhouse', topic, `${topic}_sink`);
+  // Another budget is another run of the same records: a group of its own, into a fresh table.
+  if (memoryBytes !== undefined) await dropSinkTables(ch, config, topic);
+  const budget = memoryBytes ?? config.sink.memoryBytes;
+  const child = spawnSink(
+    'clickhouse',
+    topic,
+    memoryBytes === undefined ? `${topic}_sink` : `${topic}_sink_${memoryBytes}`,
+    memoryBytes === undefined
+      ? process.env
+      : { ...process.env, CHATSTREAM_SINK_MEMORY_BYTES: String(memoryBytes) },
+  );
   let exit: number | string | null | undefined;
   const exited = new Promise<void>((resolve) => {
     child.once('exit', (code, signal) => {
@@ -73,7 +89,7 @@ export async function sinkRow(
     benchmark,
     records,
     seconds,
-    note: `RowBinary, peak RSS ${Math.round(peak / 1048576)} MiB (memory budget ${Math.round(config.sink.memoryBytes / 1048576)} MiB); CPU ${cpuText(cpu.sink)}, ClickHouse ${cpuText(cpu.clickhouse)}, Kafka ${cpuText(cpu.kafka)}`,
+    note: `RowBinary, peak RSS ${Math.round(peak / 1048576)} MiB (memory budget ${Math.round(budget / 1048576)} MiB); CPU ${cpuText(cpu.sink)}, ClickHouse ${cpuText(cpu.clickhouse)}, Kafka ${cpuText(cpu.kafka)}`,
   };
 }
 
@@ -88,6 +104,14 @@ async function partsOf(ch: ClickHouseClient, db: string, table: string): Promise
 }
 
 /** Waits (at most 60 s) until ClickHouse merges no parts. */
+/** Drops the table (and its views) an earlier sink row wrote the topic into. */
+async function dropSinkTables(ch: ClickHouseClient, config: Config, topic: string): Promise<void> {
+  const db = quoteIdent(config.clickhouse.database);
+  const table = tableName(topic);
+  for (const name of [`${table}_dedup`, table])
+    await ch.command({ query: `DROP TABLE IF EXISTS ${db}.${quoteIdent(name)}` });
+}
+
 async function settleMerges(ch: ClickHouseClient): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {

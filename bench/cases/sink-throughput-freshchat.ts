@@ -16,7 +16,7 @@ import { createKafka, createProducer } from '../../kafka/client.ts';
 import { kindOf, latestSchema } from '../../schemas/catalog.ts';
 import { conform } from '../../schemas/conform.ts';
 import { createTopic, produceAvro } from '../../test/helpers/produce.ts';
-import { addRatios, sinkFloor, sinkRow } from '../sink-rows.ts';
+import { addRatios, BIG_BUDGET, sinkFloor, sinkRow } from '../sink-rows.ts';
 import { type BenchCase, type BenchRow, timed } from '../types.ts';
 
 const RECORDS = 1_000_000;
@@ -96,6 +96,18 @@ export const sinkThroughputFreshchat: BenchCase = {
       await sinkRow(config, ch, topic, RECORDS, count, 'chatstream sink clickhouse, Freshchat messages'),
     );
     rows.push(await sinkFloor(config, ch, topic, RECORDS, count));
+    // The same records again with a larger memory budget (larger fetches, so larger inserts).
+    rows.push(
+      await sinkRow(
+        config,
+        ch,
+        topic,
+        RECORDS,
+        count,
+        'chatstream sink clickhouse, Freshchat, 256 MiB budget',
+        BIG_BUDGET,
+      ),
+    );
 
     // (c) ClickHouse's Kafka engine on the rows the sink writes, as JSON.
     const [version] = (await (

@@ -15,7 +15,7 @@ import { request } from 'undici';
 import { createClickHouseClient } from '../../consumers/sinks/clickhouse/connection.ts';
 import { createKafka, createProducer } from '../../kafka/client.ts';
 import { createTopic, produceAvro } from '../../test/helpers/produce.ts';
-import { addRatios, sinkFloor, sinkRow } from '../sink-rows.ts';
+import { addRatios, BIG_BUDGET, sinkFloor, sinkRow } from '../sink-rows.ts';
 import { type BenchCase, type BenchRow, timed } from '../types.ts';
 
 const RECORDS = 1_000_000;
@@ -142,6 +142,18 @@ export const sinkThroughput: BenchCase = {
     rows.push(await sinkFloor(config, ch, topic, RECORDS, count));
     // The floor split over two processes (both cores), so one consumer's thread does not bound it.
     rows.push(await sinkFloor(config, ch, topic, RECORDS, count, 2));
+    // The same records again with a larger memory budget (larger fetches, so larger inserts).
+    rows.push(
+      await sinkRow(
+        config,
+        ch,
+        topic,
+        RECORDS,
+        count,
+        'chatstream sink clickhouse, 256 MiB memory budget',
+        BIG_BUDGET,
+      ),
+    );
 
     // (b) the ClickHouse ceiling: clickhouse-client inserting the same rows.
     const file = join(tmpdir(), `${topic}.jsonl`);
