@@ -159,14 +159,17 @@ export async function sinkFloor(
   records: number,
   count: (table: string) => Promise<number>,
   processes = 1,
+  transcode = false,
 ): Promise<BenchRow> {
-  const table = `${topic}_floor${processes}`;
+  const table = `${topic}_floor${processes}${transcode ? 't' : ''}`;
   const db = config.clickhouse.database;
   const services = await servicePids(config);
   const children: Child[] = [];
   try {
     await ch.command({
-      query: `CREATE TABLE ${db}.${table} (key String, value String) ENGINE = MergeTree ORDER BY tuple()`,
+      query: transcode
+        ? `CREATE TABLE ${db}.${table} AS ${db}.${quoteIdent(tableName(topic))}`
+        : `CREATE TABLE ${db}.${table} (key String, value String) ENGINE = MergeTree ORDER BY tuple()`,
     });
     for (let index = 0; index < processes; index++)
       children.push(
@@ -179,6 +182,7 @@ export async function sinkFloor(
             processes,
             index,
             blockRows: BLOCK_ROWS,
+            transcode,
           }),
         ]),
       );
@@ -218,14 +222,15 @@ export async function sinkFloor(
       (Math.max(...reports.map((r) => r.milestones[key] ?? Number.NaN)) / 1000).toFixed(1);
     return {
       role: 'measured',
-      benchmark:
-        processes === 1
-          ? '(f) floor: kafkajs → one RowBinary INSERT'
-          : `(f) floor, ${processes} processes, an INSERT each`,
+      benchmark: `(f) floor${transcode ? ' + transcoding' : ''}${
+        processes === 1 ? ': kafkajs → one RowBinary INSERT' : `, ${processes} processes, an INSERT each`
+      }`,
       records,
       seconds,
       note: [
-        `key + Avro bytes as 2 String columns (no sort key, ${parts} parts), no decoding, offsets or commits`,
+        transcode
+          ? `rows transcoded as they arrive into a copy of the sink's table (${parts} parts), no offsets or commits`
+          : `key + Avro bytes as 2 String columns (no sort key, ${parts} parts), no decoding, offsets or commits`,
         `CPU ${cpuText(sum((r) => r.cpuSeconds))} (main thread${processes > 1 ? 's' : ''} ${cpuText(sum((r) => r.mainThreadCpuSeconds))}), ClickHouse ${cpuText(clickhouse)}, Kafka ${cpuText(kafka)}`,
         `subscribed ${latest('subscribed')} s, joined ${latest('joined')} s, first batch ${latest('firstBatch')} s, all read ${latest('allRead')} s, inserted ${latest('inserted')} s after spawn`,
       ].join('; '),

@@ -96,6 +96,10 @@ export const sinkThroughputFreshchat: BenchCase = {
       await sinkRow(config, ch, topic, RECORDS, count, 'chatstream sink clickhouse, Freshchat messages'),
     );
     rows.push(await sinkFloor(config, ch, topic, RECORDS, count));
+    // The floor again, each record transcoded into a copy of the sink's table as it arrives:
+    // a sink that encodes on consume and streams one insert, before offsets and commits.
+    rows.push(await sinkFloor(config, ch, topic, RECORDS, count, 1, true));
+    rows.push(await sinkFloor(config, ch, topic, RECORDS, count, 2, true));
     // The same records again with a larger memory budget (larger fetches, so larger inserts).
     rows.push(
       await sinkRow(

@@ -140,6 +140,10 @@ export const sinkThroughput: BenchCase = {
       await sinkRow(config, ch, topic, RECORDS, count, 'chatstream sink clickhouse (Kafka → ClickHouse)'),
     );
     rows.push(await sinkFloor(config, ch, topic, RECORDS, count));
+    // The floor again, each record transcoded into a copy of the sink's table as it arrives:
+    // a sink that encodes on consume and streams one insert, before offsets and commits.
+    rows.push(await sinkFloor(config, ch, topic, RECORDS, count, 1, true));
+    rows.push(await sinkFloor(config, ch, topic, RECORDS, count, 2, true));
     // The floor split over two processes (both cores), so one consumer's thread does not bound it.
     rows.push(await sinkFloor(config, ch, topic, RECORDS, count, 2));
     // The same records again with a larger memory budget (larger fetches, so larger inserts).

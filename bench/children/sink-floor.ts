@@ -6,7 +6,12 @@
  * `blockRows` so ClickHouse writes parts while the data streams. No decoding, transcoding,
  * offsets, commits, dead letters or metrics.
  *
- * argv[2]: JSON {topic, group, table, processes, index, blockRows}. The process reads the
+ * With `transcode`, each record is instead transcoded from its Avro bytes into a row of
+ * `table` — a copy of the sink's own table (columns, sort key, engine) — by the sink's own
+ * transcoder, as the record arrives, with one reused record object: what a sink costs that
+ * encodes on consume and streams one insert, before offsets, commits and dead letters.
+ *
+ * argv[2]: JSON {topic, group, table, processes, index, blockRows, transcode?}. The process reads the
  * partitions p with p % processes === index (its own assigner gives it only those, so nothing
  * else is fetched), ends the insert once each is read to the end it had at start, and prints
  * one JSON line: its rows, its CPU (the process and its main thread) and its milestones in ms
@@ -17,17 +22,26 @@ import { PassThrough } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { AssignerProtocol, type PartitionAssigner } from 'kafkajs';
 import { loadConfig } from '../../cli/settings.ts';
+import { boundLists } from '../../consumers/avro-bounds.ts';
+import { Decoder } from '../../consumers/decoder.ts';
+import type { SinkRecord } from '../../consumers/sink.ts';
+import { detectCapabilities } from '../../consumers/sinks/clickhouse/capabilities.ts';
 import { createClickHouseClient } from '../../consumers/sinks/clickhouse/connection.ts';
+import { type Plan, planRows } from '../../consumers/sinks/clickhouse/request.ts';
 import { RowBinaryWriter } from '../../consumers/sinks/clickhouse/rowbinary.ts';
+import { columnsOf } from '../../consumers/sinks/clickhouse/schema.ts';
 import { createKafka } from '../../kafka/client.ts';
 
-const { topic, group, table, processes, index, blockRows } = JSON.parse(process.argv[2] ?? '{}') as {
+const { topic, group, table, processes, index, blockRows, transcode } = JSON.parse(
+  process.argv[2] ?? '{}',
+) as {
   topic: string;
   group: string;
   table: string;
   processes: number;
   index: number;
   blockRows: number;
+  transcode?: boolean;
 };
 const since = () => Math.round(performance.now());
 const milestones: Record<string, number> = {};
@@ -84,11 +98,70 @@ const onlyMine: PartitionAssigner = () => ({
 });
 
 const ch = createClickHouseClient(config, { request_timeout: 600_000 });
+
+/** With `transcode`: the sink's transcoder per writer schema, for the copy of its table. */
+const transcoder = transcode ? await transcoding() : undefined;
+
+async function transcoding() {
+  const [database, name] = table.split('.') as [string, string];
+  const query = async <T>(sql: string) =>
+    (await (await ch.query({ query: sql, format: 'JSONEachRow' })).json()) as T[];
+  const [{ v } = { v: '0' }] = await query<{ v: string }>('SELECT version() AS v');
+  const caps = detectCapabilities(v);
+  const described = new Map(
+    (
+      await query<{ name: string; type: string }>(
+        `SELECT name, type FROM system.columns WHERE database = '${database}' AND table = '${name}'`,
+      )
+    ).map((c) => [c.name, c.type]),
+  );
+  const decoder = new Decoder(config);
+  const plans = new Map<number, Plan>();
+  // One record object for every row (the transcoder reads its metadata: no object per record).
+  const record = { topic, partition: 0, offset: 0, timestamp: 0, keyBytes: null as Buffer | null };
+  return {
+    columns: () => [...described.keys()],
+    /** Writes the message's row; false (nothing written) while its writer schema is not known yet. */
+    write(
+      w: RowBinaryWriter,
+      partition: number,
+      message: { offset: string; timestamp: string; key: Buffer | null; value: Buffer | null },
+    ): boolean {
+      const value = message.value as Buffer;
+      const writer = decoder.schemaKnown(value);
+      if (!writer) return false;
+      let plan = plans.get(writer.id);
+      if (!plan) {
+        plan = planRows(described, columnsOf(writer.schema, caps), boundLists(writer.type));
+        if (!plan) throw new Error(`no RowBinary plan for schema ${writer.id} into ${table}`);
+        plans.set(writer.id, plan);
+      }
+      record.partition = partition;
+      record.offset = Number(message.offset);
+      record.timestamp = Number(message.timestamp);
+      record.keyBytes = message.key;
+      if (!plan.transcode?.(w, record as unknown as SinkRecord, value))
+        throw new Error(`the transcoder gave offset ${message.offset} back`);
+      return true;
+    },
+    /** Fetches the writer schema of a value from the registry. */
+    async learn(value: Buffer | null): Promise<void> {
+      await decoder.schemaOf(value);
+    },
+  };
+}
 // Room for a whole fetch, so kafkajs fetches on while ClickHouse takes the previous one.
 const body = new PassThrough({ highWaterMark: 64 * 1024 * 1024 });
 const inserted = ch
   .exec({
-    query: `INSERT INTO ${table} FORMAT RowBinary`,
+    query: `INSERT INTO ${table}${
+      transcoder
+        ? ` (${transcoder
+            .columns()
+            .map((c) => `\`${c}\``)
+            .join(', ')})`
+        : ''
+    } FORMAT RowBinary`,
     values: body,
     // Blocks of blockRows rows, not squashed into bigger ones: parts are written as data streams.
     clickhouse_settings: {
@@ -129,10 +202,18 @@ void consumer.run({
     let size = 0;
     for (const message of batch.messages)
       size += 20 + (message.key?.length ?? 0) + (message.value?.length ?? 0);
-    const w = new RowBinaryWriter(Math.max(size, 1));
-    for (const message of batch.messages) {
-      writeBytes(w, message.key);
-      writeBytes(w, message.value);
+    const w = new RowBinaryWriter(Math.max(transcoder ? 3 * size : size, 1));
+    if (transcoder) {
+      for (const message of batch.messages)
+        if (!transcoder.write(w, batch.partition, message)) {
+          await transcoder.learn(message.value);
+          transcoder.write(w, batch.partition, message);
+        }
+    } else {
+      for (const message of batch.messages) {
+        writeBytes(w, message.key);
+        writeBytes(w, message.value);
+      }
     }
     rows += batch.messages.length;
     if (!body.write(w.bytes())) await once(body, 'drain');
