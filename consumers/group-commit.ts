@@ -51,7 +51,7 @@ export class GroupCommit<T, R> {
         const entries = this.queues.get(key) ?? [];
         this.queues.delete(key);
         if (entries.length === 0) return;
-        let outcomes: PromiseSettledResult<R>[];
+        let outcomes: unknown;
         try {
           outcomes = await this.write(
             key,
@@ -61,10 +61,14 @@ export class GroupCommit<T, R> {
           // The write could not tell its items apart: every one of them failed with it.
           outcomes = entries.map(() => ({ status: 'rejected', reason: error }));
         }
+        const list = Array.isArray(outcomes) ? (outcomes as PromiseSettledResult<R>[]) : [];
         entries.forEach((entry, i) => {
-          const outcome = outcomes[i];
+          const outcome = list[i];
           if (outcome?.status === 'fulfilled') entry.resolve(outcome.value);
-          else entry.reject(outcome ? outcome.reason : new Error('the group write gave no outcome'));
+          else
+            entry.reject(
+              outcome ? outcome.reason : new Error('the group write gave no outcome for this item (a bug)'),
+            );
         });
       }
     } finally {

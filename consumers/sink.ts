@@ -76,6 +76,11 @@ export interface Batch {
    * a record is sent once. Set by the runner (absent when a test calls writeBatch directly).
    */
   deadLetter?: (rejected: Rejected[]) => Promise<void>;
+  /**
+   * Aborted once the runner no longer waits for this write (the batch ended: a rebalance, a
+   * stop, a fatal error). A sink that queues writes may drop a queued one then, rejecting it.
+   */
+  signal?: AbortSignal;
 }
 
 export interface WriteResult {

@@ -339,11 +339,13 @@ export class BatchWork {
       records,
       deadLetter: async (rejected) => {
         const fresh = rejected.filter((r) => !acknowledged.has(r.record.offset));
-        for (const r of fresh) acknowledged.add(r.record.offset);
         await this.letters.send(
           fresh.map((r) => this.letters.letter(r.record.offset, r.kind ?? 'bad_data', r.reason)),
         );
+        // Only once the broker has them: a send that failed leaves them to send again.
+        for (const r of fresh) acknowledged.add(r.record.offset);
       },
+      signal: this.signal,
     };
     const started = process.hrtime.bigint();
     let result: WriteResult;

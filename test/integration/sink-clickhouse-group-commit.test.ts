@@ -15,6 +15,7 @@ import {
   tableName,
 } from '../../consumers/sinks/clickhouse/schema.ts';
 import { ClickHouseSink } from '../../consumers/sinks/clickhouse/sink.ts';
+import { RetriableError } from '../../core/errors.ts';
 import { createLogger } from '../../core/log.ts';
 
 const config = loadConfig();
@@ -39,8 +40,8 @@ function records(topic: string, partition: number, count: number, badAt?: number
     offset: BigInt(i),
     timestamp: Date.UTC(2026, 10, 23) + i,
     key: `p${partition}-${i}`,
-    // A time ClickHouse 18.16's DateTime cannot hold (after 2105): that row alone is refused.
-    value: { id: `p${partition}-${i}`, at: i === badAt ? Date.UTC(2200, 0, 1) : Date.UTC(2026, 0, 1) + i },
+    // A time before every ClickHouse's DateTime range (1970 on 18.16, 1925 from 21.4): that row alone is refused.
+    value: { id: `p${partition}-${i}`, at: i === badAt ? Date.UTC(1900, 0, 1) : Date.UTC(2026, 0, 1) + i },
     schemaId: 9101,
     schema,
     bytes: 20,
@@ -109,6 +110,78 @@ test('batches of three partitions written at the same time go in one insert (one
         [2, 1000],
         [9, 1],
       ],
+    );
+  } finally {
+    await sink.close();
+  }
+});
+
+test('in a merged write, a dead-letter send that fails fails its own batch only; a batch that ended while queued is not written', async () => {
+  const topic = `group_commit_dl_${Date.now().toString(36)}`;
+  const sink = new ClickHouseSink(config, createLogger('test.group-commit'));
+  await sink.connect();
+  const stored = async () =>
+    (
+      await query(
+        `SELECT partition, max(offset) AS o FROM ${quoteIdent(database)}.${OFFSETS_TABLE} WHERE \`group\` = 'gc' AND topic = ${quoteString(topic)} GROUP BY partition ORDER BY partition`,
+      )
+    ).map((r) => [Number(r.partition), Number(r.o)]);
+  try {
+    await sink.writeBatch({ group: 'gc', topic, partition: 9, records: records(topic, 9, 1) });
+    const sent: string[] = [];
+    const ended = new AbortController();
+    ended.abort();
+    const [good, failing, gone] = await Promise.allSettled([
+      sink.writeBatch({
+        group: 'gc',
+        topic,
+        partition: 0,
+        records: records(topic, 0, 100, 10),
+        deadLetter: async (rejected) => {
+          // Acknowledged before the offset covering it: nothing is stored for partition 0 yet.
+          assert.deepEqual(await stored(), [[9, 0]]);
+          sent.push(...rejected.map((r) => `${r.record.partition}:${r.record.offset}`));
+        },
+      }),
+      sink.writeBatch({
+        group: 'gc',
+        topic,
+        partition: 1,
+        records: records(topic, 1, 100, 20),
+        deadLetter: async () => {
+          throw new RetriableError('injected: the dead-letter topic is unavailable');
+        },
+      }),
+      sink.writeBatch({
+        group: 'gc',
+        topic,
+        partition: 2,
+        records: records(topic, 2, 100),
+        signal: ended.signal,
+      }),
+    ]);
+    assert.equal(good.status, 'fulfilled');
+    assert.deepEqual(sent, ['0:10']);
+    assert.equal(failing.status, 'rejected');
+    assert.match(String((failing as PromiseRejectedResult).reason), /dead-letter topic is unavailable/);
+    assert.equal(gone.status, 'rejected');
+    assert.ok((gone as PromiseRejectedResult).reason instanceof RetriableError);
+    // Partition 0's offset is stored; partition 1's is not (its dead letter was never sent), nor 2's.
+    assert.deepEqual(await stored(), [
+      [0, 99],
+      [9, 0],
+    ]);
+    const rows = await query(
+      `SELECT _partition AS p, count() AS c FROM ${quoteIdent(database)}.${quoteIdent(tableName(topic))} GROUP BY p ORDER BY p`,
+    );
+    assert.deepEqual(
+      rows.map((r) => [Number(r.p), Number(r.c)]),
+      [
+        [0, 99],
+        [1, 99],
+        [9, 1],
+      ],
+      'partition 1 rows are stored (written again on its retry, the view dedupes), partition 2 never written',
     );
   } finally {
     await sink.close();

@@ -99,3 +99,18 @@ test('keys do not wait on each other', async () => {
   calls[0]?.finish();
   assert.equal(await a, 'a:1');
 });
+
+test('a write that gives too few outcomes (a bug) fails the items left without one, and the key goes on', async () => {
+  let calls = 0;
+  const group = new GroupCommit<number, string>(async (_key, items) => {
+    calls += 1;
+    return calls === 1
+      ? [{ status: 'fulfilled', value: 'first' }]
+      : items.map(() => ({ status: 'fulfilled', value: 'ok' }));
+  });
+  const a = group.submit('t', 1);
+  const b = group.submit('t', 2);
+  assert.equal(await a, 'first');
+  await assert.rejects(b, /no outcome for this item/);
+  assert.equal(await group.submit('t', 3), 'ok');
+});

@@ -1,23 +1,21 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import avro from 'avsc';
-import { loadConfig } from '../../cli/settings.ts';
 import { decodedSize } from '../../consumers/runner.ts';
 import type { AvroRecordSchema } from '../../consumers/sink.ts';
 import { sinkMetrics } from '../../consumers/sink-metrics.ts';
+import { JsonRows } from '../../consumers/sinks/clickhouse/json-rows.ts';
 import {
   addColumnsSql,
-  type Capabilities,
   columnsOf,
   createTableSql,
   formatDateTime,
   quoteString,
   tableName,
 } from '../../consumers/sinks/clickhouse/schema.ts';
-import { classify } from '../../consumers/sinks/clickhouse/service.ts';
-import { ClickHouseSink, detectCapabilities } from '../../consumers/sinks/clickhouse/sink.ts';
+import { type ClickHouseService, classify } from '../../consumers/sinks/clickhouse/service.ts';
+import { detectCapabilities } from '../../consumers/sinks/clickhouse/sink.ts';
 import { isRetriable, PoisonError } from '../../core/errors.ts';
-import { createLogger } from '../../core/log.ts';
 import { createMetricsRegistry } from '../../core/metrics.ts';
 
 const OLD = detectCapabilities('18.16.1');
@@ -159,8 +157,6 @@ test('sink metrics: the documented names and labels, on the registry given', asy
 });
 
 test('JSONEachRow rows: a field named like an Object.prototype member is the field; a `__proto__` field (avsc gives it no value) is left out', () => {
-  const sink = new ClickHouseSink(loadConfig(), createLogger('test'));
-  (sink as unknown as { caps: Capabilities }).caps = OLD;
   const odd: AvroRecordSchema = {
     type: 'record',
     name: 'Odd',
@@ -183,11 +179,9 @@ test('JSONEachRow rows: a field named like an Object.prototype member is the fie
     schema: odd,
     bytes: 4,
   };
-  const row = (sink as unknown as { row: (...args: unknown[]) => Record<string, unknown> }).row(
-    record,
-    value,
-    columnsOf(odd, OLD),
-  );
+  const json = new JsonRows({} as ClickHouseService, () => OLD);
+  const [item] = json.items([record], new Map([[1, columnsOf(odd, OLD)]]), []);
+  const row = item?.row as Record<string, unknown>;
   assert.equal(Object.getPrototypeOf(row), Object.prototype);
   assert.deepEqual(JSON.parse(JSON.stringify(row)), {
     toString: 'a',

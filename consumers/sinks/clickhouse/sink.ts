@@ -9,7 +9,7 @@
  * tables.ts; an insert refused for an unknown column reads the columns again.
  */
 
-import { PoisonError } from '../../../core/errors.ts';
+import { EXIT, FatalError, PoisonError, RetriableError } from '../../../core/errors.ts';
 import type { Logger } from '../../../core/log.ts';
 import type { CoreConfig } from '../../../core/settings.ts';
 import { RECORD_KINDS } from '../../../schemas/catalog.ts';
@@ -24,8 +24,8 @@ import {
   type WriteResult,
 } from '../../sink.ts';
 import { detectCapabilities } from './capabilities.ts';
+import { RowInserter } from './insert-rows.ts';
 import { JsonRows } from './json-rows.ts';
-import { encodeRows, type Plan, PlanCache, WriterPool } from './request.ts';
 import {
   type Capabilities,
   type Column,
@@ -41,14 +41,12 @@ import {
 } from './schema.ts';
 import {
   ClickHouseService,
-  refusedBody,
   SCHEMA_CHANGED_CODES,
   SchemaChangedError,
   serverCode,
   unknownDatabase,
 } from './service.ts';
 import { Tables } from './tables.ts';
-import { WriterTypes } from './transcode.ts';
 
 export { detectCapabilities } from './capabilities.ts';
 
@@ -79,12 +77,9 @@ export class ClickHouseSink implements Sink {
   private caps?: Capabilities;
   /** Columns per schema id; tables whose columns are known to hold a schema id. */
   private readonly columnsById = new Map<number, Column[]>();
-  private readonly types = new WriterTypes();
   private readonly tables: Tables;
   private baseReady = false;
-  private readonly plans = new PlanCache();
-  private readonly writers = new WriterPool();
-  private readonly json: JsonRows;
+  private readonly rows: RowInserter;
   private readonly group = new GroupCommit<Batch, WriteResult>((_key, batches) =>
     this.writeTogether(batches),
   );
@@ -95,7 +90,8 @@ export class ClickHouseSink implements Sink {
     this.topicPrefix = config.kafka.topicPrefix;
     this.log = log;
     this.tables = new Tables(this.service, this.database, log, () => this.capabilities);
-    this.json = new JsonRows(this.service, () => this.capabilities);
+    const json = new JsonRows(this.service, () => this.capabilities);
+    this.rows = new RowInserter(this.service, this.tables, json, this.database, log);
   }
 
   get capabilities(): Capabilities {
@@ -184,97 +180,51 @@ export class ClickHouseSink implements Sink {
     return columns;
   }
 
-  private qualified(table: string): string {
-    return `${quoteIdent(this.database)}.${quoteIdent(table)}`;
-  }
-
-  /**
-   * Writes the records' rows: RowBinary for the table's column types (read under the insert
-   * lock, so no ALTER of this sink runs between reading them and the insert), JSONEachRow when
-   * a type has no writer. A RowBinary body the server refuses (bad data, or rows it could not
-   * read to the end: 33) is first taken for columns changed by another process (read again,
-   * written again). Refused again on the columns just read, the body itself is wrong (a value
-   * RowBinary cannot hold, or bytes misframed by the writer): the chunk goes as JSONEachRow,
-   * self-describing, whose halving dead-letters only the rows the server refuses there. Retrying
-   * the same bytes could only be refused again, forever.
-   */
-  private async insertRows(
-    table: string,
-    records: SinkRecord[],
-    schemas: Map<number, Column[]>,
-    refused: Rejected[],
-    attempt: number,
-  ): Promise<void> {
-    await this.tables.insert(table, async () => {
-      const described = this.tables.columns(table);
-      if (!described) throw new SchemaChangedError(`the columns of ${table} are to be read again`);
-      const plans = this.plans.plansFor(table, described, schemas, this.types.of(records, schemas));
-      if (!plans) {
-        await this.json.insert(this.qualified(table), this.json.items(records, schemas, refused), refused);
-        return;
-      }
-      const writer = this.writers.take();
-      try {
-        const body = encodeRows(
-          writer,
-          records,
-          (r) => plans.get(isTombstone(r) ? 0 : r.schemaId) as Plan,
-          refused,
-        );
-        if (body.records.length === 0) return;
-        try {
-          const all = body.writer.buf.subarray(0, body.starts.at(-1));
-          await this.service.insertRowBinary(this.qualified(table), body.columns, all);
-        } catch (error) {
-          // Read the columns again before the next try, whatever the failure.
-          this.tables.forget(table);
-          if (!refusedBody(error)) throw error;
-          if (attempt === 1)
-            throw new SchemaChangedError(`RowBinary insert refused: ${(error as Error).message}`, {
-              cause: error,
-            });
-          this.log.warn(
-            'ClickHouse refused the RowBinary body again on the columns just read; writing this chunk as JSONEachRow',
-            { table, rows: body.records.length, error: (error as Error).message },
-          );
-          await this.json.insert(
-            this.qualified(table),
-            this.json.items(body.records, schemas, refused),
-            refused,
-          );
-        }
-      } finally {
-        this.writers.give(writer);
-      }
-    });
-  }
-
   /**
    * Writes go through a group commit per topic (group-commit.ts): batches of several
-   * partitions (and of several fetches) that wait while one insert runs go together in the
-   * next — one rows insert and one offsets insert for all of them.
+   * partitions that queue while one insert of the topic runs go together in the next.
    */
   writeBatch(batch: Batch): Promise<WriteResult> {
     return this.group.submit(`${batch.group}\u0000${batch.topic}`, batch);
   }
 
   /**
-   * Batches of one topic written together. Bad data the merged write could not isolate (a
-   * PoisonError) sends each batch alone, so the runner halves only the batch that holds it.
+   * Batches of one topic written together; each settles on its own. A batch that ended while
+   * it waited (its runner's signal) is not written: a retriable error, which its runner drops
+   * as it ends. Bad data the merged write could not isolate (a PoisonError) sends each batch
+   * alone, so the runner halves only the batch that holds it.
    */
   private async writeTogether(batches: Batch[]): Promise<PromiseSettledResult<WriteResult>[]> {
-    const alone = (batch: Batch) =>
-      settle(this.writeBatches([batch]).then(([result]) => result as WriteResult));
-    if (batches.length === 1) return [await alone(batches[0] as Batch)];
-    try {
-      const results = await this.writeBatches(batches);
-      return results.map((value) => ({ status: 'fulfilled', value }));
-    } catch (error) {
-      if (!(error instanceof PoisonError)) throw error;
-      const outcomes: PromiseSettledResult<WriteResult>[] = [];
-      for (const batch of batches) outcomes.push(await alone(batch));
-      return outcomes;
+    const outcomes: PromiseSettledResult<WriteResult>[] = [];
+    const live: Batch[] = [];
+    const at: number[] = [];
+    for (const [i, batch] of batches.entries()) {
+      if (batch.signal?.aborted) {
+        outcomes[i] = {
+          status: 'rejected',
+          reason: new RetriableError('the batch ended while it waited for its insert'),
+        };
+        continue;
+      }
+      live.push(batch);
+      at.push(i);
     }
+    let written: PromiseSettledResult<WriteResult>[] = [];
+    try {
+      if (live.length > 0) written = await this.writeBatches(live);
+    } catch (error) {
+      if (!(error instanceof PoisonError) || live.length === 1) throw error;
+      for (const batch of live) {
+        const [alone] = await settle(this.writeBatches([batch])).then((o) =>
+          o.status === 'fulfilled' ? o.value : [o],
+        );
+        written.push(alone as PromiseSettledResult<WriteResult>);
+      }
+    }
+    written.forEach((outcome, k) => {
+      outcomes[at[k] as number] = outcome;
+    });
+    return outcomes;
   }
 
   /** Records of a batch the sink can write, and those it refuses (a tombstone it cannot place, a reserved field name). */
@@ -314,8 +264,13 @@ export class ClickHouseSink implements Sink {
     return tombstones;
   }
 
-  /** Writes batches of one topic (and group) in one rows insert and one offsets insert. */
-  private async writeBatches(batches: Batch[]): Promise<WriteResult[]> {
+  /**
+   * Writes batches of one topic (and group): one rows insert; then the offsets of the batches
+   * with nothing to dead-letter, and each other batch's offset once its own dead letters are
+   * acknowledged (a dead-letter send that fails fails its batch only). Throws what fails them
+   * all (the rows insert, an offsets insert).
+   */
+  private async writeBatches(batches: Batch[]): Promise<PromiseSettledResult<WriteResult>[]> {
     const { group, topic } = batches[0] as Batch;
     const table = tableName(topic);
     const policy = this.dedupPolicy(topic);
@@ -335,7 +290,7 @@ export class ClickHouseSink implements Sink {
             await this.tables.ensure(group, topic, table, `${table}#${id}`, columns, policy, id);
           if (tombstones > 0 && schemas.size === 0)
             await this.tables.ensure(group, topic, table, `${table}#tombstones`, [], policy);
-          await this.insertRows(table, records, schemas, refused, attempt);
+          await this.rows.insert(table, records, schemas, refused, attempt, batches.length > 1);
           assignRejected(batches, refused, rejectedOf);
           break;
         } catch (error) {
@@ -349,29 +304,64 @@ export class ClickHouseSink implements Sink {
           this.tables.forget(table);
         }
       }
-      // The offsets about to be stored cover the rejected rows: their dead letters go first.
-      for (const [i, batch] of batches.entries()) {
-        const rejected = rejectedOf[i] as Rejected[];
-        if (rejected.length > 0) await batch.deadLetter?.(rejected);
-      }
-      const updated = formatDateTime(Date.now(), { ...this.capabilities, dateTime64: false });
-      await this.service.insert(
-        `${quoteIdent(this.database)}.${OFFSETS_TABLE}`,
-        batches
-          .filter((batch) => batch.records.length > 0)
-          .map((batch) => ({
-            group,
-            topic,
-            partition: batch.partition,
-            offset: (batch.records.at(-1) as SinkRecord).offset.toString(),
-            updated,
-          })),
+      const outcomes: PromiseSettledResult<WriteResult>[] = rejectedOf.map((rejected) => ({
+        status: 'fulfilled',
+        value: { rejected },
+      }));
+      const lettered = batches.filter((_, i) => (rejectedOf[i] as Rejected[]).length > 0);
+      await this.storeOffsets(batches.filter((batch) => !lettered.includes(batch)));
+      if (lettered.length === 0) return outcomes;
+      // An offset covering rejected rows is stored only once their dead letters are acknowledged.
+      await Promise.all(
+        batches.map(async (batch, i) => {
+          const rejected = rejectedOf[i] as Rejected[];
+          if (rejected.length === 0) return;
+          try {
+            await batch.deadLetter?.(rejected);
+          } catch (reason) {
+            outcomes[i] = { status: 'rejected', reason };
+          }
+        }),
       );
+      await this.storeOffsets(
+        lettered.filter((batch) => outcomes[batches.indexOf(batch)]?.status === 'fulfilled'),
+      );
+      return outcomes;
     } catch (error) {
       this.forgetOnSchemaChange(error);
       throw error;
     }
-    return rejectedOf.map((rejected) => ({ rejected }));
+  }
+
+  /**
+   * One offsets insert for the batches (a row each: its last offset). The offsets table
+   * refusing a row is no record's fault: the sink stops (exit 3) rather than dead-letter records
+   * it stored.
+   */
+  private async storeOffsets(batches: Batch[]): Promise<void> {
+    const stored = batches.filter((batch) => batch.records.length > 0);
+    if (stored.length === 0) return;
+    const updated = formatDateTime(Date.now(), { ...this.capabilities, dateTime64: false });
+    try {
+      await this.service.insert(
+        `${quoteIdent(this.database)}.${OFFSETS_TABLE}`,
+        stored.map((batch) => ({
+          group: batch.group,
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: (batch.records.at(-1) as SinkRecord).offset.toString(),
+          updated,
+        })),
+      );
+    } catch (error) {
+      if (!(error instanceof PoisonError)) throw error;
+      throw new FatalError(`ClickHouse refused a row of ${OFFSETS_TABLE}: ${error.message}`, {
+        code: 'CLICKHOUSE_OFFSETS_REFUSED',
+        exitCode: EXIT.config,
+        hint: `check the table ${this.database}.${OFFSETS_TABLE} (drop it to have the sink make it again)`,
+        cause: error,
+      });
+    }
   }
 
   async close(): Promise<void> {
@@ -390,5 +380,9 @@ function assignRejected(batches: Batch[], refused: Rejected[], rejectedOf: Rejec
   batches.forEach((batch, i) => {
     for (const record of batch.records) owner.set(record, i);
   });
-  for (const r of refused) (rejectedOf[owner.get(r.record) ?? 0] as Rejected[]).push(r);
+  for (const r of refused) {
+    const i = owner.get(r.record);
+    if (i === undefined) throw new Error('a refused row belongs to no batch of the write (a bug)');
+    (rejectedOf[i] as Rejected[]).push(r);
+  }
 }
