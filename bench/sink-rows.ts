@@ -104,6 +104,44 @@ async function partsOf(ch: ClickHouseClient, db: string, table: string): Promise
 }
 
 /** Waits (at most 60 s) until ClickHouse merges no parts. */
+/**
+ * Every sink row of a bench, in order: the sink with its defaults; the floors (bytes, then
+ * transcoded into a copy of the sink's table, in one and two processes; bytes in two processes
+ * too with `bytesInTwo`); the sink again with the larger memory budget. The sink's table is
+ * left holding the records (the larger budget's run).
+ */
+export async function sinkRows(
+  config: Config,
+  ch: ClickHouseClient,
+  topic: string,
+  records: number,
+  count: (table: string) => Promise<number>,
+  label: string,
+  bytesInTwo = false,
+): Promise<BenchRow[]> {
+  const rows = [await sinkRow(config, ch, topic, records, count, label)];
+  rows.push(await sinkFloor(config, ch, topic, records, count));
+  // Each record transcoded into a copy of the sink's table as it arrives: a sink that encodes
+  // on consume and streams one insert, before offsets, commits and dead letters.
+  rows.push(await sinkFloor(config, ch, topic, records, count, 1, true));
+  rows.push(await sinkFloor(config, ch, topic, records, count, 2, true));
+  // Both cores, so one consumer's thread does not bound it.
+  if (bytesInTwo) rows.push(await sinkFloor(config, ch, topic, records, count, 2));
+  // Larger fetches, so larger inserts.
+  rows.push(
+    await sinkRow(
+      config,
+      ch,
+      topic,
+      records,
+      count,
+      `${label}, ${BIG_BUDGET >> 20} MiB memory budget`,
+      BIG_BUDGET,
+    ),
+  );
+  return rows;
+}
+
 /** Drops the table (and its views) an earlier sink row wrote the topic into. */
 async function dropSinkTables(ch: ClickHouseClient, config: Config, topic: string): Promise<void> {
   const db = quoteIdent(config.clickhouse.database);

@@ -16,7 +16,7 @@ import { createKafka, createProducer } from '../../kafka/client.ts';
 import { kindOf, latestSchema } from '../../schemas/catalog.ts';
 import { conform } from '../../schemas/conform.ts';
 import { createTopic, produceAvro } from '../../test/helpers/produce.ts';
-import { addRatios, BIG_BUDGET, sinkFloor, sinkRow } from '../sink-rows.ts';
+import { addRatios, sinkRows } from '../sink-rows.ts';
 import { type BenchCase, type BenchRow, timed } from '../types.ts';
 
 const RECORDS = 1_000_000;
@@ -93,24 +93,14 @@ export const sinkThroughputFreshchat: BenchCase = {
     });
 
     rows.push(
-      await sinkRow(config, ch, topic, RECORDS, count, 'chatstream sink clickhouse, Freshchat messages'),
-    );
-    rows.push(await sinkFloor(config, ch, topic, RECORDS, count));
-    // The floor again, each record transcoded into a copy of the sink's table as it arrives:
-    // a sink that encodes on consume and streams one insert, before offsets and commits.
-    rows.push(await sinkFloor(config, ch, topic, RECORDS, count, 1, true));
-    rows.push(await sinkFloor(config, ch, topic, RECORDS, count, 2, true));
-    // The same records again with a larger memory budget (larger fetches, so larger inserts).
-    rows.push(
-      await sinkRow(
+      ...(await sinkRows(
         config,
         ch,
         topic,
         RECORDS,
         count,
-        'chatstream sink clickhouse, Freshchat, 256 MiB budget',
-        BIG_BUDGET,
-      ),
+        'chatstream sink clickhouse, Freshchat messages',
+      )),
     );
 
     // (c) ClickHouse's Kafka engine on the rows the sink writes, as JSON.

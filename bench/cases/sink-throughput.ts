@@ -15,7 +15,7 @@ import { request } from 'undici';
 import { createClickHouseClient } from '../../consumers/sinks/clickhouse/connection.ts';
 import { createKafka, createProducer } from '../../kafka/client.ts';
 import { createTopic, produceAvro } from '../../test/helpers/produce.ts';
-import { addRatios, BIG_BUDGET, sinkFloor, sinkRow } from '../sink-rows.ts';
+import { addRatios, sinkRows } from '../sink-rows.ts';
 import { type BenchCase, type BenchRow, timed } from '../types.ts';
 
 const RECORDS = 1_000_000;
@@ -137,26 +137,15 @@ export const sinkThroughput: BenchCase = {
     // The sink, as users run it: its own process, default settings.
     const table = topic;
     rows.push(
-      await sinkRow(config, ch, topic, RECORDS, count, 'chatstream sink clickhouse (Kafka → ClickHouse)'),
-    );
-    rows.push(await sinkFloor(config, ch, topic, RECORDS, count));
-    // The floor again, each record transcoded into a copy of the sink's table as it arrives:
-    // a sink that encodes on consume and streams one insert, before offsets and commits.
-    rows.push(await sinkFloor(config, ch, topic, RECORDS, count, 1, true));
-    rows.push(await sinkFloor(config, ch, topic, RECORDS, count, 2, true));
-    // The floor split over two processes (both cores), so one consumer's thread does not bound it.
-    rows.push(await sinkFloor(config, ch, topic, RECORDS, count, 2));
-    // The same records again with a larger memory budget (larger fetches, so larger inserts).
-    rows.push(
-      await sinkRow(
+      ...(await sinkRows(
         config,
         ch,
         topic,
         RECORDS,
         count,
-        'chatstream sink clickhouse, 256 MiB memory budget',
-        BIG_BUDGET,
-      ),
+        'chatstream sink clickhouse (Kafka → ClickHouse)',
+        true,
+      )),
     );
 
     // (b) the ClickHouse ceiling: clickhouse-client inserting the same rows.
