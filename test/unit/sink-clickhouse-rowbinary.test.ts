@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { AvroRecordSchema, Rejected, SinkRecord } from '../../consumers/sink.ts';
-import { encodeRows, planRows } from '../../consumers/sinks/clickhouse/request.ts';
+import { encodeRows, planRows, WriterPool } from '../../consumers/sinks/clickhouse/request.ts';
 import { RowBinaryWriter, writerFor } from '../../consumers/sinks/clickhouse/rowbinary.ts';
 import { columnsOf } from '../../consumers/sinks/clickhouse/schema.ts';
 import { detectCapabilities } from '../../consumers/sinks/clickhouse/sink.ts';
@@ -219,4 +219,25 @@ test('an error that is not about the value (a bug) is thrown, not turned into a 
     /a bug/,
   );
   assert.equal(rejected.length, 0);
+});
+
+test('the writer pool keeps up to two writers, each with its buffer up to the size it was given, so an insert does not allocate its body anew', () => {
+  const pool = new WriterPool(16 << 20);
+  const a = pool.take();
+  a.reserve(10 << 20); // grown by an insert to 16 MiB
+  const grown = a.buf;
+  pool.give(a);
+  const again = pool.take();
+  assert.equal(again, a);
+  assert.equal(again.buf, grown, 'the 16 MiB buffer is reused, not allocated again');
+  assert.equal(again.pos, 0);
+  again.reserve(20 << 20); // beyond the limit: shrunk when given back
+  pool.give(again);
+  assert.ok(pool.take().buf.length <= 16 << 20);
+  const [x, y, z] = [pool.take(), pool.take(), pool.take()];
+  pool.give(x);
+  pool.give(y);
+  pool.give(z);
+  const kept = new Set([pool.take(), pool.take(), pool.take()]);
+  assert.ok(kept.has(x) && kept.has(y) && !kept.has(z), 'two are kept; the third is new');
 });

@@ -21,9 +21,18 @@ export class RowInserter {
   private readonly log: Logger;
   private readonly types = new WriterTypes();
   private readonly plans = new PlanCache();
-  private readonly writers = new WriterPool();
+  private readonly writers: WriterPool;
 
-  constructor(service: ClickHouseService, tables: Tables, json: JsonRows, database: string, log: Logger) {
+  /** `keepBytes`: the largest RowBinary body kept for the next insert (request.ts, WriterPool). */
+  constructor(
+    service: ClickHouseService,
+    tables: Tables,
+    json: JsonRows,
+    database: string,
+    log: Logger,
+    keepBytes: number,
+  ) {
+    this.writers = new WriterPool(keepBytes);
     this.service = service;
     this.tables = tables;
     this.json = json;

@@ -84,14 +84,16 @@ export class ClickHouseSink implements Sink {
     this.writeTogether(batches),
   );
 
-  constructor(config: CoreConfig, log: Logger) {
+  /** With the sink runner's settings (`sink.memoryBytes`), a quarter of the budget sizes the kept insert body. */
+  constructor(config: CoreConfig & { sink?: { memoryBytes: number } }, log: Logger) {
     this.service = new ClickHouseService(config);
     this.database = config.clickhouse.database;
     this.topicPrefix = config.kafka.topicPrefix;
     this.log = log;
     this.tables = new Tables(this.service, this.database, log, () => this.capabilities);
     const json = new JsonRows(this.service, () => this.capabilities);
-    this.rows = new RowInserter(this.service, this.tables, json, this.database, log);
+    const keepBytes = Math.max(4 << 20, Math.floor((config.sink?.memoryBytes ?? 0) / 4));
+    this.rows = new RowInserter(this.service, this.tables, json, this.database, log, keepBytes);
   }
 
   get capabilities(): Capabilities {
