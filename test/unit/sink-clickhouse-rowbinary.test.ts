@@ -228,8 +228,9 @@ test('the writer pool keeps up to two writers, each with its buffer up to the si
   const grown = a.buf;
   pool.give(a);
   const again = pool.take();
-  assert.equal(again, a);
-  assert.equal(again.buf, grown, 'the 16 MiB buffer is reused, not allocated again');
+  // Identity checks with ok(): a failed equal() would print two 16 MiB buffers in its diff.
+  assert.ok(again === a, 'the writer is reused');
+  assert.ok(again.buf === grown, 'the 16 MiB buffer is reused, not allocated again');
   assert.equal(again.pos, 0);
   again.reserve(20 << 20); // beyond the limit: shrunk when given back
   pool.give(again);
