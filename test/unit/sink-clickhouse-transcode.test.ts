@@ -356,3 +356,30 @@ test('JSON columns: text needing escapes, nested and recursive records, unions, 
   assert.equal(multi.givenBack, 0);
   assert.equal(multi.fastRejected.length, 0);
 });
+
+test('JSON columns: text that is not valid UTF-8 (a stray byte, an overlong form, an encoded surrogate) is written as JSON.stringify of what avsc decodes, valid non-ASCII text as its bytes', () => {
+  const schema: AvroRecordSchema = {
+    type: 'record',
+    name: 'J',
+    fields: [
+      {
+        name: 'j',
+        type: { type: 'record', name: 'Inner', fields: [{ name: 't', type: ['null', 'string'] }] },
+      },
+    ],
+  };
+  // Record J { j: Inner { t: union branch 1 (string) } }: branch index 1 (zigzag 2), length, bytes.
+  const withText = (bytes: number[]) => Buffer.from([0, 0, 0, 0, 7, 2, 2 * bytes.length, ...bytes]);
+  const messages = [
+    withText([0x61, 0xff, 0x62]),
+    withText([0xc0, 0xaf]),
+    withText([0xed, 0xa0, 0x80]),
+    withText([...Buffer.from('안녕 ✓ 😀 "q"')]),
+    withText([...Buffer.from('안녕 ✓ 😀')]),
+  ];
+  const result = both(schema, messages);
+  assert.deepEqual(result.fast, result.slow);
+  assert.equal(result.givenBack, 0);
+  assert.ok(result.fast.includes(Buffer.from('{"t":"안녕 ✓ 😀"}')));
+  assert.ok(result.fast.includes(Buffer.from('{"t":"a\ufffdb"}')));
+});

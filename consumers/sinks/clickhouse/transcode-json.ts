@@ -15,6 +15,7 @@
  * JSON.stringify of the decoded string, which is the same text the object path gives. Types
  * holding bytes (base64 in JSON) are not generated: their fields are decoded by avsc.
  */
+import { isUtf8 } from 'node:buffer';
 import type avro from 'avsc';
 import { type AvscNode, minBytes } from '../../avro-bounds.ts';
 import { cleanText, readLong, SAFE_LONG, state } from './avro-read.ts';
@@ -43,17 +44,24 @@ function ascii(o: RowBinaryWriter, text: string): void {
   o.pos = q;
 }
 
-/** Appends bytes a … e of buf as a JSON string. */
+/**
+ * Appends bytes a … e of buf as a JSON string. Text without control characters, quotes or
+ * backslashes is its own JSON as it is, non-ASCII included when it is valid UTF-8 (which holds
+ * no lone surrogate, the one other thing JSON.stringify escapes): copied. The rest goes through
+ * JSON.stringify of the decoded text, as the object path writes it.
+ */
 function jsonString(o: RowBinaryWriter, buf: Buffer, a: number, e: number): void {
   let plain = true;
+  let ascii = true;
   for (let i = a; i < e; i++) {
     const c = buf[i] as number;
-    // Control characters, quote and backslash are escaped; non-ASCII must be valid UTF-8.
-    if (c < 0x20 || c === 0x22 || c === 0x5c || c >= 0x80) {
+    if (c < 0x20 || c === 0x22 || c === 0x5c) {
       plain = false;
       break;
     }
+    if (c >= 0x80) ascii = false;
   }
+  if (plain && !ascii) plain = isUtf8(buf.subarray(a, e));
   if (!plain) {
     const text = JSON.stringify(buf.toString('utf8', a, e));
     o.reserve(3 * text.length);
@@ -197,8 +205,26 @@ export function jsonTranscoderFor(type: avro.Type): JsonTranscode | undefined {
         if (fields.some((f) => f.name === '__proto__')) supported = false;
         fields.forEach((field, i) => {
           const key = `${i === 0 ? '{' : ','}${JSON.stringify(field.name)}:`;
-          emit(`lit(o, ${ref(bytesOf(key))});`);
-          emit(`p = ${gen(field.type)}(buf, p, o); if (p < 0) return -1;`);
+          const union = field.type as unknown as AvscNode;
+          if (union.typeName !== 'union:unwrapped') {
+            emit(`lit(o, ${ref(bytesOf(key))});`);
+            emit(`p = ${gen(field.type)}(buf, p, o); if (p < 0) return -1;`);
+            return;
+          }
+          // A union field inline (most are ["null", T], most often null): its key and `null` as
+          // one literal, no call for the branch — the same bytes as the union's function writes.
+          const branches = (union.types ?? []).map((t) => ({ t, f: gen(t) }));
+          emit(varint('n'));
+          emit('switch (n) {');
+          branches.forEach(({ t, f }, j) => {
+            if ((t as unknown as AvscNode).typeName === 'null')
+              emit(`case ${j}: lit(o, ${ref(bytesOf(`${key}null`))}); break;`);
+            else
+              emit(
+                `case ${j}: lit(o, ${ref(bytesOf(key))}); p = ${f}(buf, p, o); if (p < 0) return -1; break;`,
+              );
+          });
+          emit('default: return -1; }');
         });
         emit(fields.length === 0 ? `lit(o, ${ref(bytesOf('{}'))});` : `lit(o, ${ref(bytesOf('}'))});`);
         break;
