@@ -221,7 +221,7 @@ test('an error that is not about the value (a bug) is thrown, not turned into a 
   assert.equal(rejected.length, 0);
 });
 
-test('the writer pool keeps up to two writers, each with its buffer up to the size it was given, so an insert does not allocate its body anew', () => {
+test('the writer pool keeps writers with their buffers, up to its bytes all together, so an insert does not allocate its body anew', () => {
   const pool = new WriterPool(16 << 20);
   const a = pool.take();
   a.reserve(10 << 20); // grown by an insert to 16 MiB
@@ -232,13 +232,20 @@ test('the writer pool keeps up to two writers, each with its buffer up to the si
   assert.ok(again === a, 'the writer is reused');
   assert.ok(again.buf === grown, 'the 16 MiB buffer is reused, not allocated again');
   assert.equal(again.pos, 0);
-  again.reserve(20 << 20); // beyond the limit: shrunk when given back
+  again.reserve(20 << 20); // grown past the pool's bytes: kept at 16 MiB
   pool.give(again);
-  assert.ok(pool.take().buf.length <= 16 << 20);
-  const [x, y, z] = [pool.take(), pool.take(), pool.take()];
-  pool.give(x);
+  const shrunk = pool.take();
+  assert.ok(shrunk === again && shrunk.buf.length === 16 << 20, 'kept, at 16 MiB');
+  const [y, z] = [pool.take(), pool.take()];
+  pool.give(shrunk);
   pool.give(y);
   pool.give(z);
-  const kept = new Set([pool.take(), pool.take(), pool.take()]);
-  assert.ok(kept.has(x) && kept.has(y) && !kept.has(z), 'two are kept; the third is new');
+  // 16 MiB kept: another 1 MiB would pass the pool's bytes, so y and z go.
+  const kept = new Set([pool.take(), pool.take()]);
+  assert.ok(kept.has(shrunk) && !kept.has(y) && !kept.has(z), 'only what fits is kept');
+  const small = new WriterPool(4 << 20);
+  const [p, q, r] = [small.take(), small.take(), small.take()];
+  for (const w of [p, q, r]) small.give(w);
+  const reused = new Set([small.take(), small.take(), small.take(), small.take()]);
+  assert.ok(reused.has(p) && reused.has(q) && reused.has(r), 'three 1 MiB writers fit in 4 MiB');
 });

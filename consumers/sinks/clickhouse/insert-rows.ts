@@ -23,7 +23,7 @@ export class RowInserter {
   private readonly plans = new PlanCache();
   private readonly writers: WriterPool;
 
-  /** `keepBytes`: the largest RowBinary body kept for the next insert (request.ts, WriterPool). */
+  /** `keepBytes`: the most RowBinary body bytes kept for the next inserts (request.ts, WriterPool). */
   constructor(
     service: ClickHouseService,
     tables: Tables,

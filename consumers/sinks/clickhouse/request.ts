@@ -159,13 +159,13 @@ export function encodeRows(
  * not allocate its body anew: V8 counts every large Buffer allocated against its external
  * memory limit and runs a full GC each time ~64 MB more is allocated, so a body allocated per
  * insert (a Freshchat insert's grows to 16 MB) cost the sink 48 mark-compacts on 300k messages;
- * kept, 23 (and 27 % less CPU; README, Benchmarks).
+ * kept, 23 (and a fifth less CPU; README, Benchmarks).
  */
 export class WriterPool {
   private readonly free: RowBinaryWriter[] = [];
   private readonly keepBytes: number;
 
-  /** `keepBytes`: the largest buffer kept for reuse (at most two are kept). */
+  /** `keepBytes`: the most buffer bytes the pool keeps, all its writers together. */
   constructor(keepBytes = 4 << 20) {
     this.keepBytes = keepBytes;
   }
@@ -175,9 +175,13 @@ export class WriterPool {
   }
 
   give(writer: RowBinaryWriter): void {
-    // Kept buffers are outside the V8 heap cap, and bounded: two of at most keepBytes.
-    writer.reset(this.keepBytes);
-    if (this.free.length < 2) this.free.push(writer);
+    // Kept buffers are outside the V8 heap cap: bounded, all together, by keepBytes. A buffer
+    // grown past it is kept at keepBytes (the next insert grows it once, not from 1 MiB).
+    let kept = 0;
+    for (const w of this.free) kept += w.buf.length;
+    if (kept + Math.min(writer.buf.length, this.keepBytes) > this.keepBytes) return;
+    writer.reset(this.keepBytes, this.keepBytes);
+    this.free.push(writer);
   }
 }
 

@@ -84,7 +84,7 @@ export class ClickHouseSink implements Sink {
     this.writeTogether(batches),
   );
 
-  /** With the sink runner's settings (`sink.memoryBytes`), a quarter of the budget sizes the kept insert body. */
+  /** With the sink runner's settings (`sink.memoryBytes`), a quarter of the budget bounds the kept insert bodies. */
   constructor(config: CoreConfig & { sink?: { memoryBytes: number } }, log: Logger) {
     this.service = new ClickHouseService(config);
     this.database = config.clickhouse.database;
