@@ -245,3 +245,28 @@ test("fields named like Object.prototype's members are written as fields; a `__p
   assert.deepEqual(rejected, []);
   assert.equal(w.bytes().subarray(0, 3).toString('latin1'), '\x00\x01b');
 });
+
+test('a JSON column nested deeper than the transcoder goes (500 levels) is given back: the slow path writes it, or refuses it as avsc does', () => {
+  const schema: AvroRecordSchema = {
+    type: 'record',
+    name: 'J',
+    fields: [
+      {
+        name: 'j',
+        type: { type: 'record', name: 'N', fields: [{ name: 'next', type: ['null', 'N'] }] },
+      },
+    ],
+  };
+  // N { next: branch 1 (N) } d times, then branch 0 (null).
+  const nested = (d: number) => Buffer.from([0, 0, 0, 0, 7, ...Array(d).fill(2), 0]);
+  const shallow = both(schema, [nested(400)]);
+  assert.deepEqual(shallow.fast, shallow.slow);
+  assert.equal(shallow.givenBack, 0);
+  const deep = both(schema, [nested(600)]);
+  assert.deepEqual(deep.fast, deep.slow);
+  assert.equal(deep.givenBack, 1);
+  // Far deeper than avsc decodes on a cold stack: both paths refuse it the same way.
+  const deeper = both(schema, [nested(20_000)]);
+  assert.deepEqual(deeper.fast, deeper.slow);
+  sameRejections(deeper);
+});

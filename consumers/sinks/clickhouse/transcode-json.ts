@@ -22,7 +22,14 @@ import { cleanText, readLong, SAFE_LONG, state } from './avro-read.ts';
 import type { RowBinaryWriter } from './rowbinary.ts';
 
 /** Appends the JSON of the value at p to o; the position after it, or -1 (give it back). */
-export type JsonTranscode = (buf: Buffer, p: number, o: RowBinaryWriter) => number;
+export type JsonTranscode = (buf: Buffer, p: number, o: RowBinaryWriter, depth?: number) => number;
+
+/**
+ * Values nested deeper than this are given back: avsc and JSON.stringify each have a depth at
+ * which they run out of stack (thousands of levels, moving with the stack and with how warm the
+ * JIT is), and past it the slow path, not a generated function's own stack, must decide.
+ */
+const MAX_DEPTH = 500;
 
 /** Appends literal bytes. */
 function lit(o: RowBinaryWriter, bytes: Uint8Array): void {
@@ -194,7 +201,7 @@ export function jsonTranscoderFor(type: avro.Type): JsonTranscode | undefined {
         const branches = (node.types ?? []).map(gen);
         emit(varint('n'));
         emit(
-          `switch (n) { ${branches.map((f, i) => `case ${i}: return ${f}(buf, p, o);`).join(' ')} default: return -1; }`,
+          `switch (n) { ${branches.map((f, i) => `case ${i}: return ${f}(buf, p, o, d + 1);`).join(' ')} default: return -1; }`,
         );
         break;
       }
@@ -208,7 +215,7 @@ export function jsonTranscoderFor(type: avro.Type): JsonTranscode | undefined {
           const union = field.type as unknown as AvscNode;
           if (union.typeName !== 'union:unwrapped') {
             emit(`lit(o, ${ref(bytesOf(key))});`);
-            emit(`p = ${gen(field.type)}(buf, p, o); if (p < 0) return -1;`);
+            emit(`p = ${gen(field.type)}(buf, p, o, d + 1); if (p < 0) return -1;`);
             return;
           }
           // A union field inline (most are ["null", T], most often null): its key and `null` as
@@ -221,7 +228,7 @@ export function jsonTranscoderFor(type: avro.Type): JsonTranscode | undefined {
               emit(`case ${j}: lit(o, ${ref(bytesOf(`${key}null`))}); break;`);
             else
               emit(
-                `case ${j}: lit(o, ${ref(bytesOf(key))}); p = ${f}(buf, p, o); if (p < 0) return -1; break;`,
+                `case ${j}: lit(o, ${ref(bytesOf(key))}); p = ${f}(buf, p, o, d + 1); if (p < 0) return -1; break;`,
               );
           });
           emit('default: return -1; }');
@@ -259,7 +266,7 @@ export function jsonTranscoderFor(type: avro.Type): JsonTranscode | undefined {
           emit('if (awkwardKey(buf, p, p + k, keys)) return -1;');
           emit(`jsonString(o, buf, p, p + k); p += k; lit(o, ${ref(bytesOf(':'))});`);
         }
-        emit(`p = ${item}(buf, p, o); if (p < 0) return -1;`);
+        emit(`p = ${item}(buf, p, o, d + 1); if (p < 0) return -1;`);
         emit('}');
         emit('}');
         emit(`lit(o, ${ref(bytesOf(close))});`);
@@ -270,7 +277,7 @@ export function jsonTranscoderFor(type: avro.Type): JsonTranscode | undefined {
         supported = false;
     }
     functions.push(
-      `function ${name}(buf, p, o) { let b = 0, n = 0, s = 0, k = 0; ${body.join('\n')}\nreturn p; }`,
+      `function ${name}(buf, p, o, d = 0) { if (d > ${MAX_DEPTH}) return -1; let b = 0, n = 0, s = 0, k = 0; ${body.join('\n')}\nreturn p; }`,
     );
     return name;
   };
